@@ -1,0 +1,90 @@
+import GatewayServer
+
+extension ConfigurationReader {
+    /// Reads `listen:`.
+    func listeners(_ located: ConfigNode?) -> [(ListenerConfiguration, ConfigNode)] {
+        guard let located, let items = sequence(located) else { return [] }
+        var out: [(ListenerConfiguration, ConfigNode)] = []
+        for item in items {
+            guard let entry = mapping(item, allowed: ["address", "tls", "proxy_protocol"]) else { continue }
+            let before = problems.count
+            var endpoint: SocketEndpoint?
+            if let node = entry["address"] {
+                endpoint = self.endpoint(node)
+            } else {
+                report(path: entry.path("address"), line: item.line, "is required (host:port, e.g. 0.0.0.0:8080)")
+            }
+            var tls: TLSFiles?
+            if let node = entry["tls"], let files = mapping(node, allowed: ["certificate_file", "private_key_file"]) {
+                var paths: [String] = []
+                for key in ["certificate_file", "private_key_file"] {
+                    if let file = files[key] {
+                        if let path = existingFile(file) { paths.append(path) }
+                    } else {
+                        report(path: files.path(key), line: node.line, "is required for TLS")
+                    }
+                }
+                if paths.count == 2 { tls = TLSFiles(certificateFile: paths[0], privateKeyFile: paths[1]) }
+            }
+            let proxyProtocol = entry["proxy_protocol"].flatMap(bool) ?? false
+            guard problems.count == before, let endpoint else { continue }
+            if let (_, first) = out.first(where: { $0.0.endpoint == endpoint }) {
+                report(entry["address"]!, "\(endpoint) is already used by \(first.path)")
+                continue
+            }
+            out.append((ListenerConfiguration(endpoint: endpoint, tls: tls, proxyProtocol: proxyProtocol), item))
+        }
+        return out
+    }
+
+    /// Reads `admin:`.
+    func admin(_ located: ConfigNode?) -> AdminConfiguration? {
+        guard let located, let entry = mapping(located, allowed: ["address", "recent_rejections"]) else { return nil }
+        guard let node = entry["address"] else {
+            report(path: entry.path("address"), line: located.line, "is required (host:port, e.g. 127.0.0.1:9090)")
+            return nil
+        }
+        let recent = entry["recent_rejections"].flatMap { integer($0, in: 1...1_000_000) }
+        guard let endpoint = endpoint(node) else { return nil }
+        return AdminConfiguration(endpoint: endpoint, recentRejections: recent ?? 1000)
+    }
+
+    /// `host:port` or `[v6]:port`; port 0 asks the kernel for a free port.
+    func endpoint(_ located: ConfigNode) -> SocketEndpoint? {
+        guard let text = nonEmptyString(located) else { return nil }
+        let host: Substring
+        let portText: Substring
+        if text.first == "[" {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].first == ":" else {
+                report(located, "\"\(text)\" is not [IPv6]:port")
+                return nil
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[text.index(close, offsetBy: 2)...]
+            guard CIDRBlock.addressBytes(String(host))?.count == 16 else {
+                report(located, "\"\(host)\" is not an IPv6 address")
+                return nil
+            }
+        } else {
+            guard let colon = text.lastIndex(of: ":") else {
+                report(located, "\"\(text)\" has no port; expected host:port, e.g. 0.0.0.0:8080")
+                return nil
+            }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if host.contains(":") {
+                report(located, "\"\(text)\": an IPv6 address needs brackets, e.g. [::1]:8080")
+                return nil
+            }
+            guard !host.isEmpty, host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) else {
+                report(located, "\"\(text)\" does not start with a host name or IPv4 address")
+                return nil
+            }
+        }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            report(located, "\"\(portText)\" is not a port (0–65535)")
+            return nil
+        }
+        return SocketEndpoint(host: String(host), port: port)
+    }
+}
