@@ -1,0 +1,115 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "wsgate",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "wsgate", targets: ["wsgate"]),
+        .executable(name: "wsgate-bench", targets: ["wsgate-bench"]),
+        .library(name: "GatewayAuth", targets: ["GatewayAuth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+    ],
+    targets: [
+        // System libraries: only GatewayAuth imports them.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CJansson",
+            pkgConfig: "jansson",
+            providers: [.apt(["libjansson-dev"])]
+        ),
+        // Pure token verification: no NIO, no logging.
+        .target(
+            name: "GatewayAuth",
+            dependencies: ["COpenSSL", "CJansson"]
+        ),
+        // Runtime configuration values, handshake pipeline, upstream, relay, admin.
+        .target(
+            name: "GatewayServer",
+            dependencies: [
+                "GatewayAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+        // YAML -> validated runtime configuration.
+        .target(
+            name: "GatewayConfig",
+            dependencies: [
+                "GatewayAuth",
+                "GatewayServer",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "wsgate",
+            dependencies: [
+                "GatewayAuth",
+                "GatewayConfig",
+                "GatewayServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "wsgate-bench",
+            dependencies: [
+                "GatewayAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Test support: fixtures, real backends, withGateway { … }.
+        .target(
+            name: "GatewayTesting",
+            dependencies: [
+                "GatewayAuth",
+                "GatewayServer",
+                "GatewayConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "GatewayAuthTests",
+            dependencies: ["GatewayAuth"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "GatewayConfigTests",
+            dependencies: ["GatewayConfig", "GatewayServer", "GatewayAuth"]
+        ),
+        .testTarget(
+            name: "GatewayServerTests",
+            dependencies: ["GatewayServer", "GatewayTesting", "GatewayAuth", "GatewayConfig"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

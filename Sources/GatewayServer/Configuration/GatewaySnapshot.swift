@@ -1,0 +1,76 @@
+import Atomics
+import GatewayAuth
+import NIOCore
+
+/// Everything a handshake needs, derived once from a configuration: the route table, compiled
+/// routes, and the verifier with its parsed keys. Immutable; swapped whole on reload, and each
+/// connection keeps the snapshot it was accepted under.
+public final class GatewaySnapshot: Sendable {
+    /// The configuration this snapshot was built from.
+    public let configuration: GatewayConfiguration
+    /// Path → route index.
+    public let routeTable: RouteTable
+    /// Per-route precomputed data, indexed like `configuration.routes`.
+    let routes: [CompiledRoute]
+    /// The token verifier (keys parsed once).
+    public let verifier: JWTVerifier
+    /// Every query parameter name that can carry a token (stripped from upstream URIs).
+    let tokenQueryNames: [String]
+    /// Every cookie name that can carry a token (stripped from upstream `Cookie` headers).
+    let tokenCookieNames: [String]
+
+    /// Builds a snapshot.
+    public init(configuration: GatewayConfiguration) {
+        self.configuration = configuration
+        self.routeTable = RouteTable(routes: configuration.routes)
+        self.verifier = JWTVerifier(keys: configuration.keys, policy: configuration.auth.policy)
+        self.routes = configuration.routes.map { CompiledRoute(route: $0, defaultSources: configuration.auth.tokenSources) }
+        var queryNames: Set<String> = ["access_token"]
+        var cookieNames: Set<String> = []
+        for source in configuration.auth.tokenSources + configuration.routes.flatMap({ $0.tokenSources ?? [] }) {
+            switch source {
+            case .query(let name): queryNames.insert(name)
+            case .cookie(let name): cookieNames.insert(name)
+            default: break
+            }
+        }
+        self.tokenQueryNames = queryNames.sorted()
+        self.tokenCookieNames = cookieNames.sorted()
+    }
+}
+
+/// A route with everything the hot path would otherwise recompute per handshake.
+final class CompiledRoute: Sendable {
+    let route: RouteConfiguration
+    /// The route's pattern as configured (`/ws/rooms/*`), for logs and metrics.
+    let label: String
+    /// Token sources in lookup order.
+    let sources: [TokenSource]
+    /// Lowercased names of headers the client may not send upstream (claim headers, payload header).
+    let spoofableHeaders: Set<String>
+    /// Pre-resolved upstream addresses for IP literals (no resolver on the hot path).
+    let upstreamAddresses: [SocketAddress?]
+    /// Lowercased allowed origins.
+    let allowedOrigins: Set<String>?
+    /// Round-robin cursor over `route.upstreams`.
+    private let cursor = ManagedAtomic<Int>(0)
+
+    init(route: RouteConfiguration, defaultSources: [TokenSource]) {
+        self.route = route
+        self.label = route.pattern.description
+        self.sources = route.tokenSources ?? defaultSources
+        var spoofable = Set(route.claimsToHeaders.map { $0.header.lowercased() })
+        if let payloadHeader = route.forwardPayloadHeader { spoofable.insert(payloadHeader.lowercased()) }
+        self.spoofableHeaders = spoofable
+        self.upstreamAddresses = route.upstreams.map { try? SocketAddress(ipAddress: $0.endpoint.host, port: $0.endpoint.port) }
+        self.allowedOrigins = route.allowedOrigins.map { Set($0.map { $0.lowercased() }) }
+    }
+
+    /// The upstream indices in the order to try them for one connection (round robin start).
+    func upstreamOrder() -> [Int] {
+        let count = route.upstreams.count
+        guard count > 1 else { return count == 1 ? [0] : [] }
+        let start = cursor.loadThenWrappingIncrement(ordering: .relaxed) % count
+        return (0..<count).map { (start + $0) % count }
+    }
+}

@@ -1,0 +1,259 @@
+import GatewayAuth
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Owns a client connection from accept until the relay takes over: reads the bounded request
+/// head, runs the pure pipeline, connects upstream, and only after the backend's 101 answers the
+/// client with that 101 and hands both channels to the relay. Any failure on the way ends in
+/// exactly one rejection response.
+final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case awaitingHead
+        case connecting
+        case done
+    }
+
+    private let runtime: GatewayRuntime
+    private let snapshot: GatewaySnapshot
+    private let facts: ClientFacts
+    private let requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>
+    private var state = State.awaitingHead
+    private var timeout: Scheduled<Void>?
+    private let acceptedAt = NIODeadline.now()
+
+    init(runtime: GatewayRuntime, snapshot: GatewaySnapshot, facts: ClientFacts, requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>) {
+        self.runtime = runtime
+        self.snapshot = snapshot
+        self.facts = facts
+        self.requestDecoder = requestDecoder
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        // Slowloris: the whole request head must arrive within the handshake timeout.
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timeout = context.eventLoop.scheduleTask(in: snapshot.configuration.limits.handshakeTimeout) {
+            let (handler, context) = loopBound.value
+            guard case .awaitingHead = handler.state else { return }
+            handler.finish(.handshakeTimeout, RejectionContext(client: handler.facts.address, detail: "request head not received in time"), context: context)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeout?.cancel()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(let head) = unwrapInboundIn(data), case .awaitingHead = state else { return }
+        timeout?.cancel()
+        state = .connecting
+        // Hold whatever the client sends next (early frames) in the decoder and the kernel until
+        // the relay exists; never read more than that.
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+
+        let runtime = self.runtime
+        let limits = snapshot.configuration.limits
+        let now = runtime.now
+        let decision = HandshakePlanner(snapshot: snapshot).decide(head: head, client: facts, now: now) { route in
+            if runtime.draining.load(ordering: .relaxed) { return .connectionLimit }
+            if !runtime.admission.allowHandshake(from: self.facts.ip, limit: limits.maxHandshakesPerIPPerSecond, now: now) {
+                return .rateLimited
+            }
+            if runtime.clientConnections.load(ordering: .relaxed) > limits.maxConnections { return .connectionLimit }
+            return nil
+        }
+        switch decision {
+        case .reject(let rejection, let rejectionContext):
+            finish(rejection, rejectionContext, context: context)
+        case .forward(let plan):
+            connectUpstream(plan, context: context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard case .awaitingHead = state else {
+            context.close(promise: nil)
+            return
+        }
+        timeout?.cancel()
+        var rejectionContext = RejectionContext(client: facts.address)
+        if let parserError = error as? HTTPParserError, case .headerOverflow = parserError {
+            rejectionContext.detail = "request head exceeds \(snapshot.configuration.limits.maxHeaderBytes) bytes"
+            finish(.headersTooLarge, rejectionContext, context: context)
+        } else {
+            rejectionContext.detail = "malformed HTTP request"
+            finish(.badHandshake, rejectionContext, context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state = .done
+        timeout?.cancel()
+        context.fireChannelInactive()
+    }
+
+    private func finish(_ rejection: Rejection, _ rejectionContext: RejectionContext, context: ChannelHandlerContext, status: HTTPResponseStatus? = nil) {
+        state = .done
+        runtime.reject(
+            rejection, context: rejectionContext, tokenGiven: rejectionContext.tokenFingerprint != nil,
+            channel: context.channel, handlerContext: context, status: status
+        )
+    }
+
+    // MARK: - Upstream
+
+    private func connectUpstream(_ plan: UpstreamPlan, context: ChannelHandlerContext) {
+        let route = plan.route
+        let routeLabel = route.label
+        var subjectSlot: String?
+        if let cap = snapshot.configuration.limits.maxConnectionsPerSubject, let subject = plan.token?.subject {
+            guard runtime.admission.acquireSubject(subject, cap: cap) else {
+                var rejectionContext = plan.context
+                rejectionContext.detail = "subject has \(cap) open connections"
+                finish(.connectionLimit, rejectionContext, context: context)
+                return
+            }
+            subjectSlot = subject
+        }
+        guard runtime.admission.acquireRoute(routeLabel, cap: route.route.maxConnections) else {
+            if let subjectSlot { runtime.admission.releaseSubject(subjectSlot) }
+            var rejectionContext = plan.context
+            rejectionContext.detail = "route is at its connection cap"
+            finish(.connectionLimit, rejectionContext, context: context)
+            return
+        }
+        let slots = AdmissionSlots(admission: runtime.admission, route: routeLabel, subject: subjectSlot)
+        let connectStarted = NIODeadline.now()
+        let connector = UpstreamConnector(
+            eventLoop: context.eventLoop, runtime: runtime, limits: snapshot.configuration.limits
+        )
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        connector.connect(plan).whenComplete { result in
+            let (handler, context) = loopBound.value
+            switch result {
+            case .success(let upstream):
+                guard context.channel.isActive else {
+                    slots.release()
+                    upstream.channel.close(promise: nil)
+                    return
+                }
+                let now = NIODeadline.now()
+                handler.runtime.metrics.accepted(
+                    route: routeLabel,
+                    handshakeSeconds: Double((now - handler.acceptedAt).nanoseconds) / 1e9,
+                    upstreamConnectSeconds: Double((now - connectStarted).nanoseconds) / 1e9
+                )
+                handler.completeUpgrade(plan: plan, upstream: upstream, slots: slots, context: context)
+            case .failure(let error):
+                slots.release()
+                var rejectionContext = plan.context
+                switch error {
+                case UpstreamError.timeout(let detail):
+                    rejectionContext.detail = detail
+                    handler.finish(.upstreamTimeout, rejectionContext, context: context)
+                case UpstreamError.refused(let status, let detail):
+                    rejectionContext.detail = detail
+                    rejectionContext.upstreamStatus = Int(status.code)
+                    handler.finish(.upstreamRefused, rejectionContext, context: context, status: status)
+                case UpstreamError.unavailable(let detail):
+                    rejectionContext.detail = detail
+                    handler.finish(.upstreamUnavailable, rejectionContext, context: context)
+                default:
+                    rejectionContext.detail = "upstream failed"
+                    handler.finish(.upstreamUnavailable, rejectionContext, context: context)
+                }
+            }
+        }
+    }
+
+    /// Sends the backend's 101 to the client and hands both channels to the relay.
+    private func completeUpgrade(plan: UpstreamPlan, upstream: UpstreamConnection, slots: AdmissionSlots, context: ChannelHandlerContext) {
+        state = .done
+        var headers = HTTPHeaders()
+        var sawProtocol = false
+        for (name, value) in upstream.head.headers {
+            switch name.lowercased() {
+            case "content-length", "transfer-encoding", "keep-alive":
+                continue
+            case "sec-websocket-protocol":
+                sawProtocol = true
+            default:
+                break
+            }
+            headers.add(name: name, value: value)
+        }
+        // Browsers fail a handshake in which none of their offered protocols is answered.
+        if plan.offeredBearerProtocol, !sawProtocol {
+            headers.add(name: "Sec-WebSocket-Protocol", value: TokenCarriers.subprotocolMarker)
+        }
+        let response = HTTPWire.response(status: .switchingProtocols, headers: headers, body: nil, allocator: context.channel.allocator)
+        context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+
+        var expiry: TimeAmount?
+        if let exp = plan.token?.expiresAt {
+            let leeway = Double(snapshot.configuration.auth.leewaySeconds)
+            let seconds = max(0, exp + leeway - runtime.now)
+            expiry = .nanoseconds(Int64(min(seconds, 10 * 365 * 86_400) * 1e9))
+        }
+        let session = RelaySession(
+            runtime: runtime,
+            snapshot: snapshot,
+            route: plan.route,
+            client: context.channel,
+            upstream: upstream.channel,
+            clientAddress: facts.address,
+            subject: plan.token?.subject,
+            slots: slots
+        )
+        do {
+            // Relays first, then the decoders go: their left-over bytes (early client frames,
+            // frames that came with the backend's 101) flow straight into the relays.
+            try session.install(
+                clientPipeline: context.pipeline.syncOperations,
+                upstreamPipeline: upstream.channel.pipeline.syncOperations,
+                removing: (client: [self, requestDecoder], upstream: upstream.handshakeHandlers)
+            )
+        } catch {
+            runtime.logger.error("relay setup failed", metadata: ["error": "\(error)"])
+            context.close(promise: nil)
+            upstream.channel.close(promise: nil)
+            return
+        }
+        session.start(expiry: expiry)
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+    }
+}
+
+/// Per-route and per-subject admission slots held by one connection; released exactly once.
+final class AdmissionSlots: Sendable {
+    private let admission: Admission
+    private let route: String
+    private let subject: String?
+    private let released = ManagedAtomicBool()
+
+    init(admission: Admission, route: String, subject: String?) {
+        self.admission = admission
+        self.route = route
+        self.subject = subject
+    }
+
+    func release() {
+        guard released.setOnce() else { return }
+        admission.releaseRoute(route)
+        if let subject { admission.releaseSubject(subject) }
+    }
+}
+
+import Atomics
+
+/// A flag that can be set once, from any thread.
+final class ManagedAtomicBool: Sendable {
+    private let value = ManagedAtomic<Bool>(false)
+    /// True for the first caller only.
+    func setOnce() -> Bool {
+        value.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
+}

@@ -1,0 +1,367 @@
+import GatewayAuth
+import NIOCore
+import NIOHTTP1
+
+/// The request the gateway will send upstream, and what it needs to finish the client's upgrade.
+struct UpstreamPlan {
+    /// The matched route.
+    let route: CompiledRoute
+    /// The rewritten request head for the backend (without a Host: set per upstream).
+    var head: HTTPRequestHead
+    /// The verified token, when one was given.
+    let token: VerifiedToken?
+    /// The client offered the `bearer` subprotocol carrier.
+    let offeredBearerProtocol: Bool
+    /// The client's path (no query), mapped onto each upstream's path when connecting.
+    let clientPath: Substring
+    /// The client's query without token parameters.
+    let upstreamQuery: Substring?
+    /// What the rejection log would need if the upstream refuses.
+    var context: RejectionContext
+}
+
+/// What to do with one upgrade request.
+enum HandshakeDecision {
+    /// Answer with this rejection and close.
+    case reject(Rejection, RejectionContext)
+    /// Connect upstream with this plan.
+    case forward(UpstreamPlan)
+}
+
+/// Facts about the client connection that the pipeline needs.
+struct ClientFacts {
+    /// Peer address as `ip:port` (after trusted-proxy resolution).
+    var address: String
+    /// Peer IP as text, for `X-Forwarded-For`.
+    var ip: String
+    /// The direct peer is a trusted proxy: its `X-Forwarded-*` values are kept and appended to.
+    var peerIsTrustedProxy: Bool
+    /// The listener terminated TLS.
+    var secure: Bool
+}
+
+/// The handshake pipeline of PRODUCT.md as a pure function: request head in, decision out.
+/// No I/O, no clock (time is a parameter), no shared state beyond the immutable snapshot, so each
+/// step's rejection is testable without sockets.
+struct HandshakePlanner {
+    let snapshot: GatewaySnapshot
+
+    /// Decides what to do with `head`. `admission` is asked once the request is a valid upgrade
+    /// for a known route (connection caps, rate limits) and may refuse it.
+    func decide(
+        head: HTTPRequestHead,
+        client: ClientFacts,
+        now: Double,
+        admission: (CompiledRoute) -> Rejection?
+    ) -> HandshakeDecision {
+        let (path, query) = HandshakePlanner.split(uri: head.uri)
+        var context = RejectionContext(path: String(path.prefix(512)), client: client.address)
+        context.requestID = HandshakePlanner.requestID(from: head.headers)
+
+        // Route lookup (404 before anything else, so unknown paths learn nothing more).
+        guard path.first == "/", let routeIndex = snapshot.routeTable.matchIndex(path: path) else {
+            context.detail = "no route for this path"
+            return .reject(.routeNotFound, context)
+        }
+        let route = snapshot.routes[routeIndex]
+        context.route = route.label
+
+        guard head.method == .GET else {
+            context.detail = "method \(head.method.rawValue) is not GET"
+            return .reject(.methodNotAllowed, context)
+        }
+        if let problem = HandshakePlanner.upgradeProblem(head) {
+            context.detail = problem
+            return .reject(.badHandshake, context)
+        }
+        // RFC 6455 §4.2.1 item 6 and §4.4: only version 13; answer 426 naming it.
+        let versions = head.headers[canonicalForm: "sec-websocket-version"]
+        guard versions.count == 1, versions[0] == "13" else {
+            context.detail = "Sec-WebSocket-Version must be 13"
+            return .reject(.unsupportedVersion, context)
+        }
+        if let allowed = route.allowedOrigins, let origin = head.headers.first(name: "origin") {
+            guard allowed.contains(origin.lowercased()) else {
+                context.detail = "origin \(origin.prefix(200)) is not allowed"
+                return .reject(.originForbidden, context)
+            }
+        }
+        if let refusal = admission(route) {
+            return .reject(refusal, context)
+        }
+
+        // Token: find, verify, check the route's requirements.
+        var verified: VerifiedToken?
+        if route.route.auth != .none {
+            switch findToken(head: head, query: query, sources: route.sources) {
+            case .conflict:
+                context.detail = "different tokens in different places"
+                return .reject(.tokenConflict, context)
+            case .none:
+                if route.route.auth == .required {
+                    context.detail = "no token in \(route.sources.map(\.description).joined(separator: ", "))"
+                    return .reject(.tokenMissing, context)
+                }
+            case .found(let token):
+                context.tokenFingerprint = tokenFingerprint(token)
+                do {
+                    let token = try snapshot.verifier.verify(token, now: now)
+                    context.kid = token.kid
+                    context.issuer = token.issuer
+                    context.subject = token.subject
+                    try token.check(route.route.requirements)
+                    verified = token
+                } catch {
+                    context.detail = error.detail
+                    context.kid = context.kid ?? error.kid
+                    context.issuer = context.issuer ?? error.issuer
+                    context.subject = context.subject ?? error.subject
+                    return .reject(Rejection(error.reason), context)
+                }
+            }
+        }
+
+        let (upstreamHead, offeredBearer, upstreamQuery) = rewrite(
+            head: head, path: path, query: query, route: route, token: verified, client: client, requestID: context.requestID
+        )
+        return .forward(UpstreamPlan(route: route, head: upstreamHead, token: verified, offeredBearerProtocol: offeredBearer, clientPath: path, upstreamQuery: upstreamQuery, context: context))
+    }
+
+    // MARK: - Token discovery
+
+    enum TokenSearch: Equatable {
+        case none
+        case found(String)
+        case conflict
+    }
+
+    /// Looks in every configured source; two different tokens anywhere is a conflict, so no layer
+    /// behind the gateway can ever see a token other than the one verified.
+    func findToken(head: HTTPRequestHead, query: Substring?, sources: [TokenSource]) -> TokenSearch {
+        var found: String?
+        var conflict = false
+        func offer(_ candidate: String) {
+            if let existing = found {
+                if existing != candidate { conflict = true }
+            } else {
+                found = candidate
+            }
+        }
+        for source in sources {
+            switch source {
+            case .header:
+                for value in head.headers[canonicalForm: "authorization"] {
+                    // A non-Bearer Authorization header is not a token source.
+                    if let token = TokenCarriers.bearer(authorization: String(value)) { offer(String(token)) }
+                }
+            case .query(let name):
+                guard let query else { continue }
+                for value in TokenCarriers.queryValues(named: name, in: query) {
+                    offer(value ?? "")  // broken %-encoding: verified as malformed
+                }
+            case .cookie(let name):
+                for header in head.headers[canonicalForm: "cookie"] {
+                    for value in TokenCarriers.cookieValues(named: name, in: String(header)) { offer(value) }
+                }
+            case .subprotocol:
+                let offered = TokenCarriers.listEntries(head.headers[canonicalForm: "sec-websocket-protocol"].map(String.init))
+                for token in TokenCarriers.subprotocolCarrier(offered).tokens { offer(token) }
+            }
+        }
+        if conflict { return .conflict }
+        return found.map { .found($0) } ?? .none
+    }
+
+    // MARK: - Upstream request
+
+    /// The client's head rewritten for the backend: token carriers and spoofable headers removed,
+    /// claim headers and `X-Forwarded-*` set, path mapped onto the upstream's.
+    func rewrite(
+        head: HTTPRequestHead, path: Substring, query: Substring?, route: CompiledRoute,
+        token: VerifiedToken?, client: ClientFacts, requestID: String?
+    ) -> (HTTPRequestHead, Bool, Substring?) {
+        let config = route.route
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(head.headers.count + config.claimsToHeaders.count + 4)
+        var offeredBearer = false
+        var forwardedFor: [String] = []
+        var forwardedProto: String?
+        var forwardedHost: String?
+        for (name, value) in head.headers {
+            let lower = name.lowercased()
+            switch lower {
+            case "host", "authorization", "x-request-id", "content-length", "transfer-encoding", "forwarded":
+                continue
+            case "x-forwarded-for":
+                if client.peerIsTrustedProxy { forwardedFor.append(value) }
+                continue
+            case "x-forwarded-proto":
+                if client.peerIsTrustedProxy { forwardedProto = forwardedProto ?? value }
+                continue
+            case "x-forwarded-host":
+                if client.peerIsTrustedProxy { forwardedHost = forwardedHost ?? value }
+                continue
+            case "cookie":
+                var remaining: String? = value
+                for cookie in snapshot.tokenCookieNames {
+                    remaining = remaining.flatMap { TokenCarriers.cookieHeader($0, removing: cookie) }
+                }
+                if let remaining { headers.add(name: name, value: remaining) }
+                continue
+            case "sec-websocket-protocol":
+                continue  // rebuilt below from all values
+            default:
+                if lower.hasPrefix("x-jwt-") || route.spoofableHeaders.contains(lower) { continue }
+                headers.add(name: name, value: value)
+            }
+        }
+        let offered = TokenCarriers.listEntries(head.headers[canonicalForm: "sec-websocket-protocol"].map(String.init))
+        if !offered.isEmpty {
+            let carrier = TokenCarriers.subprotocolCarrier(offered)
+            offeredBearer = carrier.markerSeen
+            if !carrier.remaining.isEmpty {
+                headers.add(name: "Sec-WebSocket-Protocol", value: carrier.remaining.joined(separator: ", "))
+            }
+        }
+        if let token {
+            for mapping in config.claimsToHeaders {
+                if let value = token.headerValue(at: mapping.claim), HandshakePlanner.isSafeHeaderValue(value) {
+                    headers.add(name: mapping.header, value: value)
+                }
+            }
+            if let payloadHeader = config.forwardPayloadHeader {
+                headers.add(name: payloadHeader, value: Base64URL.encode(token.payload))
+            }
+        }
+        if config.forwardToken, token != nil, case .found(let raw) = findToken(head: head, query: query, sources: route.sources) {
+            headers.add(name: "Authorization", value: "Bearer \(raw)")
+        }
+        forwardedFor.append(client.ip)
+        headers.add(name: "X-Forwarded-For", value: forwardedFor.joined(separator: ", "))
+        headers.add(name: "X-Forwarded-Proto", value: forwardedProto ?? (client.secure ? "https" : "http"))
+        if let host = forwardedHost ?? head.headers.first(name: "host") {
+            headers.add(name: "X-Forwarded-Host", value: host)
+        }
+        if let requestID { headers.add(name: "X-Request-Id", value: requestID) }
+
+        var upstreamQuery = query
+        for name in snapshot.tokenQueryNames {
+            upstreamQuery = upstreamQuery.flatMap { TokenCarriers.query($0, removing: name) }
+        }
+        var newHead = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers)
+        newHead.uri = HandshakePlanner.upstreamURI(route: config, path: path, query: upstreamQuery, upstream: 0)
+        return (newHead, offeredBearer, upstreamQuery)
+    }
+
+    /// The backend URI for a request path: the route's remainder appended to the upstream's path.
+    static func upstreamURI(route: RouteConfiguration, path: Substring, query: Substring?, upstream: Int) -> String {
+        let target = route.upstreams[upstream]
+        let (basePath, baseQuery) = split(uri: target.path)
+        var uriPath: String
+        switch route.pattern {
+        case .exact:
+            uriPath = String(basePath)
+        case .prefix(let prefix):
+            let remainder = path.dropFirst(prefix.utf8.count)
+            var base = String(basePath)
+            if base.hasSuffix("/"), remainder.hasPrefix("/") { base.removeLast() }
+            uriPath = base + remainder
+        }
+        if uriPath.isEmpty { uriPath = "/" }
+        let queries = [baseQuery, query].compactMap { $0 }.filter { !$0.isEmpty }
+        return queries.isEmpty ? uriPath : uriPath + "?" + queries.joined(separator: "&")
+    }
+
+    // MARK: - RFC 6455 checks
+
+    /// Why `head` is not a valid opening handshake (RFC 6455 §4.2.1), or nil.
+    static func upgradeProblem(_ head: HTTPRequestHead) -> String? {
+        guard head.version.major == 1, head.version.minor >= 1 else { return "HTTP/1.1 or later is required" }
+        guard head.headers.contains(name: "host") else { return "missing Host" }
+        let upgrade = TokenCarriers.listEntries(head.headers[canonicalForm: "upgrade"].map(String.init))
+        guard upgrade.contains(where: { $0.lowercased() == "websocket" }) else { return "Upgrade: websocket is missing" }
+        let connection = TokenCarriers.listEntries(head.headers[canonicalForm: "connection"].map(String.init))
+        guard connection.contains(where: { $0.lowercased() == "upgrade" }) else { return "Connection: Upgrade is missing" }
+        let keys = head.headers[canonicalForm: "sec-websocket-key"]
+        guard keys.count == 1, Base64URL.decodedLengthOfStandardBase64(String(keys[0])) == 16 else {
+            return "Sec-WebSocket-Key must be 16 bytes in base64"
+        }
+        if head.headers.contains(name: "transfer-encoding") { return "a request body is not allowed" }
+        if let length = head.headers.first(name: "content-length"), length != "0" { return "a request body is not allowed" }
+        return nil
+    }
+
+    /// Splits `uri` at the first `?`.
+    static func split(uri: String) -> (path: Substring, query: Substring?) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri[...], nil) }
+        return (uri[..<mark], uri[uri.index(after: mark)...])
+    }
+
+    /// The client's `X-Request-Id` when it is short and plain, else a fresh one.
+    static func requestID(from headers: HTTPHeaders) -> String {
+        if let given = headers.first(name: "x-request-id"), (1...128).contains(given.utf8.count),
+           given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            return given
+        }
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64
+        let low = generator.next() as UInt64
+        return hex(high) + hex(low)
+    }
+
+    private static func hex(_ value: UInt64) -> String {
+        let s = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+
+    /// Header values may not carry CR, LF, NUL or other controls (no header injection via claims).
+    static func isSafeHeaderValue(_ value: String) -> Bool {
+        value.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7f || $0 == 0x09 }
+    }
+}
+
+/// Minimal base64 helpers the handshake needs.
+enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// Unpadded base64url (RFC 4648 §5) of `bytes`.
+    static func encode(_ bytes: [UInt8]) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest == 1 {
+            let n = UInt32(bytes[i]) << 16
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)]]
+        } else if rest == 2 {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
+            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)]]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The decoded length of a padded standard base64 string, or nil when it is not one.
+    static func decodedLengthOfStandardBase64(_ text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty, bytes.count % 4 == 0 else { return nil }
+        var padding = 0
+        for (index, byte) in bytes.enumerated() {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"):
+                if padding > 0 { return nil }
+            case UInt8(ascii: "="):
+                guard index >= bytes.count - 2 else { return nil }
+                padding += 1
+            default:
+                return nil
+            }
+        }
+        return bytes.count / 4 * 3 - padding
+    }
+}

@@ -1,0 +1,165 @@
+import Atomics
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+
+/// The long-lived, shared parts of a running gateway that every connection reaches: the current
+/// snapshot, the rejection log, counters, admission state and the logger. One per `Gateway`.
+final class GatewayRuntime: Sendable {
+    let logger: Logger
+    let rejectionLog: RejectionLog
+    let metrics: GatewayMetrics
+    private let current: NIOLockedValueBox<GatewaySnapshot>
+    let admission: Admission
+    let registry = ConnectionRegistry()
+
+    /// Open client connections (handshaking or relaying).
+    let clientConnections = ManagedAtomic<Int>(0)
+    /// Open upstream connections.
+    let upstreamConnections = ManagedAtomic<Int>(0)
+    /// Set once a drain has begun: new handshakes are refused.
+    let draining = ManagedAtomic<Bool>(false)
+
+    init(snapshot: GatewaySnapshot, logger: Logger, rejectionLog: RejectionLog, metrics: GatewayMetrics) {
+        self.logger = logger
+        self.rejectionLog = rejectionLog
+        self.metrics = metrics
+        self.current = NIOLockedValueBox(snapshot)
+        self.admission = Admission()
+    }
+
+    /// The snapshot new connections use.
+    var snapshot: GatewaySnapshot {
+        get { current.withLockedValue { $0 } }
+        set { current.withLockedValue { $0 = newValue } }
+    }
+
+    /// Seconds since the epoch (the verifier's clock).
+    var now: Double { Date().timeIntervalSince1970 }
+
+    /// Writes the one rejection response, the one log line and the one metric increment.
+    func reject(
+        _ rejection: Rejection, context: RejectionContext, tokenGiven: Bool, channel: Channel,
+        handlerContext: ChannelHandlerContext, status overrideStatus: HTTPResponseStatus? = nil
+    ) {
+        let status = overrideStatus ?? rejection.status
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Connection", value: "close")
+        headers.add(name: "Cache-Control", value: "no-store")
+        if let id = context.requestID { headers.add(name: "X-Request-Id", value: id) }
+        switch rejection {
+        case .tokenMissing:
+            // RFC 6750 §3.1: no error code when the request carried no credentials.
+            headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"wsgate\"")
+        case _ where rejection.isInvalidToken:
+            headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"wsgate\", error=\"invalid_token\", error_description=\"\(rejection.reason)\"")
+        case .claimForbidden:
+            headers.add(name: "WWW-Authenticate", value: "Bearer realm=\"wsgate\", error=\"insufficient_scope\"")
+        case .unsupportedVersion:
+            headers.add(name: "Sec-WebSocket-Version", value: "13")
+        case .methodNotAllowed:
+            headers.add(name: "Allow", value: "GET")
+        case .rateLimited:
+            headers.add(name: "Retry-After", value: "1")
+        default:
+            break
+        }
+        let body = "{\"status\":\(status.code),\"reason\":\"\(rejection.reason)\"}"
+        let bytes = HTTPWire.response(status: status, headers: headers, body: body, allocator: channel.allocator)
+        handlerContext.writeAndFlush(NIOAny(bytes)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+        rejectionLog.record(RejectionRecord(rejection: rejection, status: Int(status.code), context: context, at: Date()))
+        metrics.rejected(route: context.route ?? "-", reason: rejection.reason)
+    }
+}
+
+/// Admission control: connection caps and the per-IP handshake rate.
+final class Admission: Sendable {
+    private struct Window {
+        var second: Int64
+        var count: Int
+    }
+
+    private let perRoute = NIOLockedValueBox<[String: Int]>([:])
+    private let perIP = NIOLockedValueBox<[String: Window]>([:])
+    private let perSubject = NIOLockedValueBox<[String: Int]>([:])
+
+    /// Takes a per-route slot, or returns false when the route is full.
+    func acquireRoute(_ route: String, cap: Int?) -> Bool {
+        perRoute.withLockedValue { counts in
+            let current = counts[route, default: 0]
+            if let cap, current >= cap { return false }
+            counts[route] = current + 1
+            return true
+        }
+    }
+
+    /// Returns a per-route slot.
+    func releaseRoute(_ route: String) {
+        perRoute.withLockedValue { counts in
+            let next = counts[route, default: 1] - 1
+            counts[route] = next > 0 ? next : nil
+        }
+    }
+
+    /// Counts one handshake from `ip` in the current second; false when over `limit`.
+    func allowHandshake(from ip: String, limit: Int?, now: Double) -> Bool {
+        guard let limit else { return true }
+        let second = Int64(now)
+        return perIP.withLockedValue { windows in
+            if windows.count > 100_000 { windows = windows.filter { $0.value.second == second } }
+            var window = windows[ip] ?? Window(second: second, count: 0)
+            if window.second != second { window = Window(second: second, count: 0) }
+            window.count += 1
+            windows[ip] = window
+            return window.count <= limit
+        }
+    }
+
+    /// Takes a per-subject slot, or returns false when the subject is at its cap.
+    func acquireSubject(_ subject: String, cap: Int) -> Bool {
+        perSubject.withLockedValue { counts in
+            let current = counts[subject, default: 0]
+            guard current < cap else { return false }
+            counts[subject] = current + 1
+            return true
+        }
+    }
+
+    /// Returns a per-subject slot.
+    func releaseSubject(_ subject: String) {
+        perSubject.withLockedValue { counts in
+            let next = counts[subject, default: 1] - 1
+            counts[subject] = next > 0 ? next : nil
+        }
+    }
+}
+
+/// The live relayed connections, so a drain can reach every one of them. Touched only when a
+/// connection opens or closes, never per frame.
+final class ConnectionRegistry: Sendable {
+    private let sessions = NIOLockedValueBox<[ObjectIdentifier: RelaySessionHandle]>([:])
+
+    func add(_ handle: RelaySessionHandle) {
+        sessions.withLockedValue { $0[handle.id] = handle }
+    }
+
+    func remove(_ id: ObjectIdentifier) {
+        sessions.withLockedValue { _ = $0.removeValue(forKey: id) }
+    }
+
+    var all: [RelaySessionHandle] { sessions.withLockedValue { Array($0.values) } }
+    var count: Int { sessions.withLockedValue { $0.count } }
+}
+
+/// A sendable reference to a relay session: its event loop and a way to ask it to close.
+struct RelaySessionHandle: Sendable {
+    let id: ObjectIdentifier
+    let eventLoop: EventLoop
+    /// Runs on `eventLoop`: closes the session with the given client code.
+    let close: @Sendable (UInt16, String) -> Void
+}

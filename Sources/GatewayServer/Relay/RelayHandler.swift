@@ -1,0 +1,130 @@
+import NIOCore
+
+/// One half of the relay: passes each inbound `ByteBuffer` of its channel to the partner channel
+/// untouched (client frames stay masked, backend frames unmasked, RFC 6455 §5.1 lets an
+/// intermediary that does not change payloads keep them so), flushes once per read batch, and
+/// stops reading while the partner cannot take more (backpressure from writability). The frame
+/// tracker reads only headers. Model: SwiftNIO's connect-proxy `GlueHandler`.
+final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let side: RelaySession.Side
+    /// Frames arriving on this handler's channel.
+    var tracker: FrameTracker
+    var session: RelaySession?
+    var partner: RelayHandler?
+    private var context: ChannelHandlerContext?
+    private var pendingRead = false
+    private var closing = false
+
+    init(side: RelaySession.Side, maxFrameBytes: Int, maxMessageBytes: Int) {
+        self.side = side
+        self.tracker = FrameTracker(maxFrameBytes: maxFrameBytes, maxMessageBytes: maxMessageBytes)
+    }
+
+    var allocator: ByteBufferAllocator { context?.channel.allocator ?? ByteBufferAllocator() }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let session, let partner else { return }
+        let buffer = unwrapInboundIn(data)
+        let event = tracker.consume(buffer)
+        if session.terminating {
+            if session.owesCloseAfterFrames(from: side) {
+                partner.write(buffer)
+                session.afterChunk(from: side)
+            }
+            if case .close = event { session.closeReplied(by: side) }
+            return
+        }
+        switch event {
+        case nil, .close:
+            partner.write(buffer)
+        case .frameTooLarge(let start), .messageTooLarge(let start):
+            if let start, start > 0 {
+                partner.write(buffer.getSlice(at: buffer.readerIndex, length: start)!)
+            }
+            session.sizeViolation(from: side, otherSideClean: start != nil)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        partner?.flush()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        session?.sideInactive(side)
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            partner?.resumeReading()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        // Resets and TLS errors end this side; the session tells the other.
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    // MARK: Outbound
+
+    func read(context: ChannelHandlerContext) {
+        if partner?.isWritable ?? true {
+            context.read()
+        } else {
+            pendingRead = true
+        }
+    }
+
+    // MARK: Partner API
+
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+
+    func write(_ buffer: ByteBuffer) {
+        guard !closing, let context else { return }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func flush() {
+        context?.flush()
+    }
+
+    func resumeReading() {
+        guard pendingRead, let context else { return }
+        pendingRead = false
+        context.read()
+    }
+
+    /// Closes this side once everything written so far has reached the socket.
+    func closeAfterPendingWrites() {
+        guard !closing, let context else { return }
+        closing = true
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+}

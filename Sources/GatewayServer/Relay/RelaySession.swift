@@ -1,0 +1,278 @@
+import Logging
+import NIOCore
+
+/// One relayed WebSocket connection: the client channel, the upstream channel, a relay handler
+/// on each, and the close choreography between them. Lives on the one event loop both channels
+/// share; nothing here is touched from another thread.
+final class RelaySession {
+    enum Side {
+        case client
+        case upstream
+    }
+
+    private let runtime: GatewayRuntime
+    private let snapshot: GatewaySnapshot
+    let route: CompiledRoute
+    private let clientChannel: Channel
+    private let upstreamChannel: Channel
+    private let clientAddress: String
+    private let subject: String?
+    private let slots: AdmissionSlots
+    let clientRelay: RelayHandler
+    let upstreamRelay: RelayHandler
+    private let openedAt = NIODeadline.now()
+
+    private var expiryTask: Scheduled<Void>?
+    private var idleTask: Scheduled<Void>?
+    private var terminateDeadline: Scheduled<Void>?
+    private var idleSnapshot: (UInt64, UInt64) = (0, 0)
+    private var clientOpen = true
+    private var upstreamOpen = true
+    private var finished = false
+    /// Set once the gateway has decided to end the connection; relays stop forwarding.
+    private(set) var terminating = false
+    /// Close frames the gateway still owes a side, waiting for a frame boundary.
+    private var owedToClient: (UInt16, String)?
+    private var owedToUpstream: (UInt16, String)?
+    private var endReason = "closed"
+
+    init(
+        runtime: GatewayRuntime, snapshot: GatewaySnapshot, route: CompiledRoute, client: Channel,
+        upstream: Channel, clientAddress: String, subject: String?, slots: AdmissionSlots
+    ) {
+        self.runtime = runtime
+        self.snapshot = snapshot
+        self.route = route
+        self.clientChannel = client
+        self.upstreamChannel = upstream
+        self.clientAddress = clientAddress
+        self.subject = subject
+        self.slots = slots
+        let limits = snapshot.configuration.limits
+        self.clientRelay = RelayHandler(side: .client, maxFrameBytes: limits.maxFrameBytes, maxMessageBytes: limits.maxMessageBytes)
+        self.upstreamRelay = RelayHandler(side: .upstream, maxFrameBytes: limits.maxFrameBytes, maxMessageBytes: limits.maxMessageBytes)
+        clientRelay.session = self
+        upstreamRelay.session = self
+        clientRelay.partner = upstreamRelay
+        upstreamRelay.partner = clientRelay
+    }
+
+    /// Adds the relays, then removes the handshake handlers (decoders last, so their buffered
+    /// bytes go straight into the relays).
+    func install(
+        clientPipeline: ChannelPipeline.SynchronousOperations,
+        upstreamPipeline: ChannelPipeline.SynchronousOperations,
+        removing: (client: [RemovableChannelHandler], upstream: [RemovableChannelHandler])
+    ) throws {
+        try clientPipeline.addHandler(clientRelay)
+        try upstreamPipeline.addHandler(upstreamRelay)
+        for handler in removing.upstream {
+            clientPipelineRemove(upstreamPipeline, handler)
+        }
+        for handler in removing.client {
+            clientPipelineRemove(clientPipeline, handler)
+        }
+    }
+
+    private func clientPipelineRemove(_ pipeline: ChannelPipeline.SynchronousOperations, _ handler: RemovableChannelHandler) {
+        if let context = try? pipeline.context(handler: handler) {
+            pipeline.removeHandler(context: context, promise: nil)
+        }
+    }
+
+    /// Starts the timers and registers the session for drains.
+    func start(expiry: TimeAmount?) {
+        let eventLoop = clientChannel.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        if let expiry {
+            expiryTask = eventLoop.scheduleTask(in: expiry) {
+                let session = bound.value
+                session.endReason = "token_expired"
+                session.terminate(
+                    toClient: (session.route.route.expiryCloseCode, "token expired"),
+                    toUpstream: (1000, "token expired")
+                )
+            }
+        }
+        scheduleIdleCheck()
+        runtime.registry.add(RelaySessionHandle(id: ObjectIdentifier(self), eventLoop: eventLoop) { code, reason in
+            eventLoop.execute {
+                let session = bound.value
+                session.endReason = "drain"
+                session.terminate(toClient: (code, reason), toUpstream: (1001, reason))
+            }
+        })
+        runtime.metrics.connectionOpened(route: route.label)
+        runtime.logger.info("connection opened", metadata: [
+            "route": "\(route.label)", "client": "\(clientAddress)", "sub": "\(subject ?? "-")",
+        ])
+        // Either side may already be gone by now.
+        if !clientChannel.isActive { sideInactive(.client) }
+        if !upstreamChannel.isActive { sideInactive(.upstream) }
+    }
+
+    private func scheduleIdleCheck() {
+        let interval = snapshot.configuration.limits.idleTimeout
+        guard interval.nanoseconds > 0 else { return }
+        let bound = NIOLoopBound(self, eventLoop: clientChannel.eventLoop)
+        idleTask = clientChannel.eventLoop.scheduleTask(in: interval) {
+            let session = bound.value
+            let now = (session.clientRelay.tracker.bytes, session.upstreamRelay.tracker.bytes)
+            if now == session.idleSnapshot {
+                session.endReason = "idle_timeout"
+                session.terminate(toClient: (1001, "idle timeout"), toUpstream: (1001, "idle timeout"))
+            } else {
+                session.idleSnapshot = now
+                session.scheduleIdleCheck()
+            }
+        }
+    }
+
+    // MARK: - Events from the relays
+
+    /// A relay saw its channel close.
+    func sideInactive(_ side: Side) {
+        switch side {
+        case .client:
+            guard clientOpen else { return }
+            clientOpen = false
+            if upstreamOpen {
+                if terminating || clientRelay.tracker.closeSeen {
+                    closeAfterWrites(upstreamRelay)
+                } else {
+                    // The client vanished without a close frame: the backend hears "going away".
+                    endReason = "client_gone"
+                    send(close: (1001, "client gone"), via: upstreamRelay, boundary: clientRelay.tracker.isAtFrameBoundary)
+                    closeAfterWrites(upstreamRelay)
+                }
+            }
+        case .upstream:
+            guard upstreamOpen else { return }
+            upstreamOpen = false
+            if clientOpen {
+                if terminating || upstreamRelay.tracker.closeSeen {
+                    closeAfterWrites(clientRelay)
+                } else {
+                    // The backend vanished mid-stream: RFC 6455 §7.4.1 1011, unexpected condition.
+                    endReason = "upstream_gone"
+                    send(close: (1011, "upstream closed"), via: clientRelay, boundary: upstreamRelay.tracker.isAtFrameBoundary)
+                    closeAfterWrites(clientRelay)
+                }
+            }
+        }
+        if !clientOpen && !upstreamOpen { finish() }
+    }
+
+    /// A relay's tracker refused a frame or message size: 1009 to the sender, 1001 to the other.
+    func sizeViolation(from side: Side, otherSideClean: Bool) {
+        endReason = "message_too_big"
+        let (sender, other) = side == .client ? (clientRelay, upstreamRelay) : (upstreamRelay, clientRelay)
+        terminating = true
+        // Frames toward the sender are tracked by the other relay.
+        send(close: (1009, "message too big"), via: sender, boundary: other.tracker.isAtFrameBoundary)
+        send(close: (1001, "going away"), via: other, boundary: otherSideClean)
+        closeAfterWrites(sender)
+        closeAfterWrites(other)
+    }
+
+    /// After each chunk from `side`: pay a close frame owed in that direction once a frame
+    /// boundary is reached.
+    func afterChunk(from side: Side) {
+        switch side {
+        case .upstream:
+            if let owed = owedToClient, upstreamRelay.tracker.isAtFrameBoundary {
+                owedToClient = nil
+                clientRelay.write(GatewayFrame.close(code: owed.0, reason: owed.1, masked: false, allocator: clientChannel.allocator))
+                clientRelay.flush()
+            }
+        case .client:
+            if let owed = owedToUpstream, clientRelay.tracker.isAtFrameBoundary {
+                owedToUpstream = nil
+                upstreamRelay.write(GatewayFrame.close(code: owed.0, reason: owed.1, masked: true, allocator: upstreamChannel.allocator))
+                upstreamRelay.flush()
+            }
+        }
+    }
+
+    /// While terminating: whether frames from `side` must still flow until a boundary, because a
+    /// close frame is owed in that direction.
+    func owesCloseAfterFrames(from side: Side) -> Bool {
+        side == .upstream ? owedToClient != nil : owedToUpstream != nil
+    }
+
+    /// While terminating, a side's close reply ends that side.
+    func closeReplied(by side: Side) {
+        guard terminating else { return }
+        closeAfterWrites(side == .client ? clientRelay : upstreamRelay)
+    }
+
+    // MARK: - Ending
+
+    /// The gateway ends the connection: a close frame to each side between frames, then each
+    /// side's close reply (or two seconds) ends its TCP connection.
+    func terminate(toClient: (UInt16, String), toUpstream: (UInt16, String)) {
+        guard !terminating, !finished else { return }
+        terminating = true
+        if clientOpen {
+            if upstreamRelay.tracker.isAtFrameBoundary {
+                send(close: toClient, via: clientRelay, boundary: true)
+            } else {
+                owedToClient = toClient
+            }
+        }
+        if upstreamOpen {
+            if clientRelay.tracker.isAtFrameBoundary {
+                send(close: toUpstream, via: upstreamRelay, boundary: true)
+            } else {
+                owedToUpstream = toUpstream
+            }
+        }
+        let bound = NIOLoopBound(self, eventLoop: clientChannel.eventLoop)
+        terminateDeadline = clientChannel.eventLoop.scheduleTask(in: .seconds(2)) {
+            let session = bound.value
+            session.clientChannel.close(promise: nil)
+            session.upstreamChannel.close(promise: nil)
+        }
+    }
+
+    private func send(close: (UInt16, String), via relay: RelayHandler, boundary: Bool) {
+        guard boundary else { return }  // mid-frame: a frame of ours would corrupt the stream
+        let masked = relay.side == .upstream  // RFC 6455 §5.3: frames to a server are masked
+        relay.write(GatewayFrame.close(code: close.0, reason: close.1, masked: masked, allocator: relay.allocator))
+        relay.flush()
+    }
+
+    private func closeAfterWrites(_ relay: RelayHandler) {
+        relay.closeAfterPendingWrites()
+    }
+
+    private func finish() {
+        guard !finished else { return }
+        finished = true
+        expiryTask?.cancel()
+        idleTask?.cancel()
+        terminateDeadline?.cancel()
+        slots.release()
+        runtime.registry.remove(ObjectIdentifier(self))
+        let seconds = Double((NIODeadline.now() - openedAt).nanoseconds) / 1e9
+        let fromClient = clientRelay.tracker
+        let fromUpstream = upstreamRelay.tracker
+        runtime.metrics.connectionClosed(
+            route: route.label, framesIn: fromClient.frames, framesOut: fromUpstream.frames,
+            bytesIn: fromClient.bytes, bytesOut: fromUpstream.bytes
+        )
+        runtime.logger.info("connection closed", metadata: [
+            "route": "\(route.label)", "client": "\(clientAddress)", "sub": "\(subject ?? "-")",
+            "duration_s": "\((seconds * 1000).rounded() / 1000)", "end": "\(endReason)",
+            "frames_in": "\(fromClient.frames)", "frames_out": "\(fromUpstream.frames)",
+            "bytes_in": "\(fromClient.bytes)", "bytes_out": "\(fromUpstream.bytes)",
+            "client_close_code": "\(fromClient.closeStatus.map(String.init) ?? "-")",
+            "upstream_close_code": "\(fromUpstream.closeStatus.map(String.init) ?? "-")",
+        ])
+        // Break the reference cycle session ⇄ relays.
+        clientRelay.session = nil
+        upstreamRelay.session = nil
+        clientRelay.partner = nil
+        upstreamRelay.partner = nil
+    }
+}

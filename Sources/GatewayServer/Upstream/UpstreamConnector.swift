@@ -1,0 +1,187 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// Why an upstream could not be used.
+enum UpstreamError: Error {
+    /// No upstream accepted a connection (502).
+    case unavailable(String)
+    /// Connect plus handshake exceeded `limits.upstream_timeout` (504).
+    case timeout(String)
+    /// The backend answered with something other than 101; relayed with its status.
+    case refused(HTTPResponseStatus, String)
+}
+
+/// A backend connection whose 101 has arrived.
+struct UpstreamConnection {
+    let channel: Channel
+    let head: HTTPResponseHead
+    /// The handshake-only handlers to remove when the relay takes over (decoder last).
+    let handshakeHandlers: [RemovableChannelHandler]
+}
+
+/// Connects to a route's backends on the client channel's own event loop, so both halves of a
+/// relayed connection live on one thread and the relay never hops threads or takes locks.
+struct UpstreamConnector {
+    let eventLoop: EventLoop
+    let runtime: GatewayRuntime
+    let limits: Limits
+
+    /// Tries the route's upstreams round robin, skipping ones that refuse connections, all within
+    /// one `upstream_timeout`. Succeeds with the first backend that answers 101.
+    func connect(_ plan: UpstreamPlan) -> EventLoopFuture<UpstreamConnection> {
+        let promise = eventLoop.makePromise(of: UpstreamConnection.self)
+        let order = plan.route.upstreamOrder()
+        let deadline = NIODeadline.now() + limits.upstreamTimeout
+        let state = NIOLoopBound(AttemptState(), eventLoop: eventLoop)
+        let timer = eventLoop.scheduleTask(deadline: deadline) {
+            state.value.timedOut = true
+            state.value.current?.close(promise: nil)
+            promise.fail(UpstreamError.timeout("no 101 from the backend within \(limits.upstreamTimeout.nanoseconds / 1_000_000) ms"))
+        }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        attempt(plan, order: order[...], deadline: deadline, state: state, lastError: nil, promise: promise)
+        return promise.futureResult
+    }
+
+    private final class AttemptState {
+        var timedOut = false
+        var current: Channel?
+    }
+
+    private func attempt(
+        _ plan: UpstreamPlan, order: ArraySlice<Int>, deadline: NIODeadline, state: NIOLoopBound<AttemptState>,
+        lastError: String?, promise: EventLoopPromise<UpstreamConnection>
+    ) {
+        guard !state.value.timedOut else { return }
+        guard let index = order.first else {
+            promise.fail(UpstreamError.unavailable(lastError ?? "no upstream configured"))
+            return
+        }
+        let target = plan.route.route.upstreams[index]
+        var head = plan.head
+        head.uri = HandshakePlanner.upstreamURI(route: plan.route.route, path: plan.clientPath, query: plan.upstreamQuery, upstream: index)
+        let hostHeader = (target.secure && target.endpoint.port == 443) || (!target.secure && target.endpoint.port == 80)
+            ? target.endpoint.host : target.endpoint.description
+        let responsePromise = eventLoop.makePromise(of: HTTPResponseHead.self)
+        let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
+        let handshake = UpstreamHandshakeHandler(request: head, host: hostHeader, response: responsePromise)
+        let remaining = deadline - .now()
+        let runtime = self.runtime
+        let tls: NIOSSLContext?
+        do {
+            tls = target.secure ? try UpstreamTLS.context(for: target) : nil
+        } catch {
+            promise.fail(UpstreamError.unavailable("TLS setup for \(target.endpoint) failed: \(error)"))
+            return
+        }
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(max(remaining, .milliseconds(1)))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let tls {
+                        let handler = try NIOSSLClientHandler(context: tls, serverHostname: UpstreamTLS.sniName(target.endpoint.host))
+                        try sync.addHandler(handler)
+                    }
+                    try sync.addHandler(decoder)
+                    try sync.addHandler(handshake)
+                }
+            }
+        let connected: EventLoopFuture<Channel>
+        if let address = plan.route.upstreamAddresses[index] {
+            connected = bootstrap.connect(to: address)
+        } else {
+            connected = bootstrap.connect(host: target.endpoint.host, port: target.endpoint.port)
+        }
+        connected.whenComplete { result in
+            switch result {
+            case .failure(let error):
+                // Refused or unreachable: the next upstream may do better.
+                self.attempt(plan, order: order.dropFirst(), deadline: deadline, state: state,
+                             lastError: "connect to \(target.endpoint) failed: \(UpstreamConnector.describe(error))", promise: promise)
+            case .success(let channel):
+                if state.value.timedOut {
+                    channel.close(promise: nil)
+                    return
+                }
+                state.value.current = channel
+                runtime.upstreamConnections.wrappingIncrement(ordering: .relaxed)
+                channel.closeFuture.whenComplete { _ in runtime.upstreamConnections.wrappingDecrement(ordering: .relaxed) }
+                responsePromise.futureResult.whenComplete { result in
+                    state.value.current = nil
+                    switch result {
+                    case .success(let response) where response.status == .switchingProtocols:
+                        if state.value.timedOut {
+                            channel.close(promise: nil)
+                        } else {
+                            promise.succeed(UpstreamConnection(channel: channel, head: response, handshakeHandlers: [handshake, decoder]))
+                        }
+                    case .success(let response):
+                        channel.close(promise: nil)
+                        promise.fail(UpstreamError.refused(response.status, "backend \(target.endpoint) answered \(response.status.code)"))
+                    case .failure(let error):
+                        channel.close(promise: nil)
+                        self.attempt(plan, order: order.dropFirst(), deadline: deadline, state: state,
+                                     lastError: "backend \(target.endpoint) closed during the handshake: \(UpstreamConnector.describe(error))", promise: promise)
+                    }
+                }
+            }
+        }
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let io = error as? IOError { return io.description }
+        return String(describing: error)
+    }
+}
+
+/// Sends the rewritten request once connected and reports the backend's response head.
+final class UpstreamHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = ByteBuffer
+
+    private let request: HTTPRequestHead
+    private let host: String
+    private let response: EventLoopPromise<HTTPResponseHead>
+    private var answered = false
+
+    init(request: HTTPRequestHead, host: String, response: EventLoopPromise<HTTPResponseHead>) {
+        self.request = request
+        self.host = host
+        self.response = response
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(HTTPWire.request(request, host: host, allocator: context.channel.allocator)), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(let head) = unwrapInboundIn(data), !answered else { return }
+        answered = true
+        response.succeed(head)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        fail(UpstreamError.unavailable("closed"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        fail(error)
+        context.close(promise: nil)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        fail(UpstreamError.unavailable("handler removed"))
+    }
+
+    private func fail(_ error: Error) {
+        guard !answered else { return }
+        answered = true
+        response.fail(error)
+    }
+}
