@@ -1,0 +1,182 @@
+import CJansson
+
+/// Verifies compact JWS tokens against a key set and policy. Thread-safe; build once per snapshot.
+///
+/// The order follows jwt-kit and RFC 8725 §3: bound the size, split into exactly three segments,
+/// decode strictly, parse the header, choose the key by `kid` and check the `alg` is allowed for
+/// it, verify the signature, and only then parse the claims (so no claim of an unverified token
+/// is ever read) and check `exp`, `nbf`, `iss`, `aud`.
+public struct JWTVerifier: Sendable {
+    /// The keys, in configuration order.
+    public let keys: [VerificationKey]
+    /// Claim checks.
+    public let policy: VerificationPolicy
+
+    /// Creates a verifier.
+    public init(keys: KeySet, policy: VerificationPolicy) {
+        self.keys = keys.keys
+        self.policy = policy
+    }
+
+    /// Verifies a token; `now` is seconds since the epoch.
+    public func verify(_ token: String, now: Double) throws(TokenError) -> VerifiedToken {
+        var token = token
+        let result = token.withUTF8 { utf8 -> Result<VerifiedToken, TokenError> in
+            do throws(TokenError) {
+                return .success(try verify(utf8: UnsafeRawBufferPointer(utf8), now: now))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Verifies a token given as its UTF-8 bytes (for callers holding a byte buffer).
+    public func verify(utf8 token: UnsafeRawBufferPointer, now: Double) throws(TokenError) -> VerifiedToken {
+        guard token.count <= policy.maxTokenBytes else {
+            throw TokenError(.malformed, "the token is \(token.count) bytes; the limit is \(policy.maxTokenBytes)")
+        }
+        // Compact serialization: exactly three segments (RFC 7515 §7.1). Five would be a JWE.
+        var firstDot = -1, secondDot = -1, dots = 0
+        for index in 0..<token.count where token[index] == UInt8(ascii: ".") {
+            dots += 1
+            if dots == 1 { firstDot = index } else if dots == 2 { secondDot = index }
+        }
+        guard dots == 2 else {
+            throw TokenError(.malformed, "the token has \(dots + 1) segments; a compact JWS has 3 (RFC 7515 §7.1)")
+        }
+        let headerText = UnsafeRawBufferPointer(rebasing: token[0..<firstDot])
+        let payloadText = UnsafeRawBufferPointer(rebasing: token[(firstDot + 1)..<secondDot])
+        let signatureText = UnsafeRawBufferPointer(rebasing: token[(secondDot + 1)...])
+        let signingInput = UnsafeRawBufferPointer(rebasing: token[0..<secondDot])
+
+        guard let header = Base64URL.decode(input: headerText) else { throw TokenError(.malformed, "the header is not unpadded base64url (RFC 7515 §2)") }
+        guard let payload = Base64URL.decode(input: payloadText) else { throw TokenError(.malformed, "the payload is not unpadded base64url (RFC 7515 §2)") }
+        guard let signature = Base64URL.decode(input: signatureText) else { throw TokenError(.malformed, "the signature is not unpadded base64url (RFC 7515 §2)") }
+
+        let jose = try withBytes(header) { bytes throws(TokenError) in try JOSEHeader.parse(bytes) }
+        try verifySignature(signature, over: signingInput, header: jose)
+        return try withBytes(payload) { bytes throws(TokenError) in
+            try checkClaims(bytes, payload: payload, header: jose, now: now)
+        }
+    }
+
+    /// Chooses candidate keys (RFC 7515 §4.1.4 `kid`; otherwise every key bound to `alg`) and
+    /// tries each until one verifies.
+    private func verifySignature(_ signature: [UInt8], over input: UnsafeRawBufferPointer, header: JOSEHeader) throws(TokenError) {
+        let algorithm = header.algorithm
+        var keyFound = false
+        var candidateFound = false
+        let verified = signature.withUnsafeBytes { signature -> Bool in
+            for key in keys {
+                if let kid = header.kid {
+                    guard key.id == kid else { continue }
+                }
+                keyFound = true
+                guard key.algorithms.contains(algorithm) else { continue }
+                candidateFound = true
+                if key.material.verify(algorithm, input: input, signature: signature) { return true }
+            }
+            return false
+        }
+        if verified { return }
+        if let kid = header.kid {
+            if !keyFound {
+                throw TokenError(.unknownKey, "no configured key has this kid", kid: kid)
+            }
+            if !candidateFound {
+                throw TokenError(.algorithmNotAllowed, "key \(JOSEHeader.printable(kid)) is not allowed to verify \(algorithm.rawValue)", kid: kid)
+            }
+        } else if !candidateFound {
+            throw TokenError(.algorithmNotAllowed, "no configured key is allowed to verify \(algorithm.rawValue)")
+        }
+        throw TokenError(.signatureInvalid, "the \(algorithm.rawValue) signature does not verify", kid: header.kid)
+    }
+
+    /// Parses the verified payload and checks the registered claims (RFC 7519 §4.1).
+    private func checkClaims(_ bytes: UnsafeRawBufferPointer, payload: [UInt8], header: JOSEHeader, now: Double) throws(TokenError) -> VerifiedToken {
+        let kid = header.kid
+        let json: UnsafeMutablePointer<json_t>
+        switch JSONDocument.parse(bytes) {
+        case .success(let parsed): json = parsed
+        case .failure(let failure): throw TokenError(.malformed, "the claims set \(failure.phrase)", kid: kid)
+        }
+        defer { wsgate_json_decref(json) }
+        guard wsgate_json_is_object(json) != 0 else {
+            throw TokenError(.malformed, "the claims set is not a JSON object (RFC 7519 §7.2)", kid: kid)
+        }
+        let claims = JSONDocument.object(json)
+
+        var issuer: String? = nil
+        var subject: String? = nil
+        if let value = claims["iss"] {
+            guard case .string(let text) = value else { throw TokenError(.malformed, "iss is not a string (RFC 7519 §4.1.1)", kid: kid) }
+            issuer = text
+        }
+        if let value = claims["sub"] {
+            guard case .string(let text) = value else { throw TokenError(.malformed, "sub is not a string (RFC 7519 §4.1.2)", kid: kid, issuer: issuer) }
+            subject = text
+        }
+        func fail(_ reason: TokenFailure, _ detail: String) -> TokenError {
+            TokenError(reason, detail, kid: kid, issuer: issuer, subject: subject)
+        }
+        let leeway = Double(policy.leewaySeconds)
+        let leewayNote = policy.leewaySeconds > 0 ? " (leeway \(policy.leewaySeconds) s)" : ""
+
+        // RFC 7519 §4.1.4: the current time MUST be before exp.
+        if let value = claims["exp"] {
+            guard let exp = value.doubleValue else { throw fail(.malformed, "exp is not a NumericDate (RFC 7519 §4.1.4)") }
+            if now >= exp + leeway {
+                throw fail(.expired, "expired \(Self.seconds(now - exp)) s ago\(leewayNote)")
+            }
+        }
+        // RFC 7519 §4.1.5: the current time MUST be after or equal to nbf.
+        if let value = claims["nbf"] {
+            guard let nbf = value.doubleValue else { throw fail(.malformed, "nbf is not a NumericDate (RFC 7519 §4.1.5)") }
+            if now < nbf - leeway {
+                throw fail(.notYetValid, "not valid for another \(Self.seconds(nbf - now)) s\(leewayNote)")
+            }
+        }
+        if let value = claims["iat"], value.doubleValue == nil {
+            throw fail(.malformed, "iat is not a NumericDate (RFC 7519 §4.1.6)")
+        }
+        if !policy.issuers.isEmpty {
+            guard let issuer else { throw fail(.issuerMismatch, "the token has no iss") }
+            guard policy.issuers.contains(issuer) else { throw fail(.issuerMismatch, "iss is not an accepted issuer") }
+        }
+        // RFC 7519 §4.1.3: aud is a string or an array of strings.
+        var audiences: [String] = []
+        switch claims["aud"] {
+        case nil: break
+        case .string(let text)?: audiences = [text]
+        case .array(let items)?:
+            for item in items {
+                guard case .string(let text) = item else { throw fail(.malformed, "aud holds a non-string (RFC 7519 §4.1.3)") }
+                audiences.append(text)
+            }
+        default: throw fail(.malformed, "aud is neither a string nor an array (RFC 7519 §4.1.3)")
+        }
+        if !policy.audiences.isEmpty {
+            guard !audiences.isEmpty else { throw fail(.audienceMismatch, "the token has no aud") }
+            guard audiences.contains(where: policy.audiences.contains) else {
+                throw fail(.audienceMismatch, "aud names none of the accepted audiences")
+            }
+        }
+        return VerifiedToken(algorithm: header.algorithm, kid: kid, claims: claims, payload: payload)
+    }
+
+    /// `withUnsafeBytes` keeping the typed error (the standard library's is `rethrows`).
+    @inline(__always)
+    private func withBytes<R>(_ array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(TokenError) -> R) throws(TokenError) -> R {
+        let result = array.withUnsafeBytes { bytes -> Result<R, TokenError> in
+            do throws(TokenError) { return .success(try body(bytes)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// Whole seconds for a detail string, at least 0.
+    private static func seconds(_ value: Double) -> Int64 {
+        guard value.isFinite else { return 0 }
+        return Int64(max(0, min(value, 1e15)).rounded(.down))
+    }
+}
