@@ -197,14 +197,15 @@ final class ConfigurationReader {
         return value
     }
 
-    /// A duration (`30s`, `500ms`, `5m`, `1h`; a bare number is seconds) within `range` nanoseconds.
+    /// A duration (`30s`, `500ms`, `5m`, `1h`; a bare number is seconds) of at least `minimum`.
     func duration(_ located: ConfigNode, minimum: ConfigDuration = ConfigDuration(nanoseconds: 1)) -> ConfigDuration? {
         guard case .scalar(let scalar) = located.node, !located.isNull, let value = ConfigDuration(scalar.string) else {
             report(located, "expected a duration such as 500ms, 30s, 5m or 1h, got \(located.summary)")
             return nil
         }
         guard value.nanoseconds >= minimum.nanoseconds else {
-            report(located, minimum.nanoseconds <= 0 ? "must not be negative" : "must be at least \(minimum)")
+            report(located, minimum.nanoseconds <= 0 ? "must not be negative"
+                   : minimum.nanoseconds == 1 ? "must be greater than 0" : "must be at least \(minimum)")
             return nil
         }
         return value
@@ -279,7 +280,7 @@ final class ConfigurationReader {
     /// The allowed key closest to a misspelt one, when it is close enough to be a likely typo.
     static func closest(to key: String, in allowed: [String]) -> String? {
         let scored = allowed.map { ($0, editDistance(key.lowercased(), $0)) }.min { $0.1 < $1.1 }
-        guard let (best, distance) = scored, distance <= max(1, min(3, key.count / 3)) else { return nil }
+        guard let (best, distance) = scored, distance <= max(1, min(3, key.count / 2)) else { return nil }
         return best
     }
 
