@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import GatewayConfig
+
+/// `wsgate check --config FILE`: validates a config and loads every key, as `serve` would at start-up.
+///
+/// Prints `ok: …` and exits 0, or prints every problem, one per line with its key path and line,
+/// and exits 1.
+struct CheckCommand: AsyncParsableCommand {
+    /// Command name and help.
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate a config file and load every key.",
+        discussion: """
+            Prints "ok: N routes, M keys, listeners …" and exits 0, or prints every problem, one per \
+            line with its key path and line (routes[1].upstream (line 14): …), and exits 1.
+            """
+    )
+
+    /// The YAML config file.
+    @Option(name: .long, help: ArgumentHelp("The YAML config file.", valueName: "file"))
+    var config: String
+
+    /// Loads the config and reports.
+    func run() async throws {
+        do {
+            let loaded = try ConfigurationLoader.load(path: config)
+            print("ok: \(loaded.summary)")
+        } catch {
+            for problem in error.problems { print(problem) }
+            printError("\(config): \(error.problems.count) problem\(error.problems.count == 1 ? "" : "s")")
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Writes a line to standard error.
+private func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
