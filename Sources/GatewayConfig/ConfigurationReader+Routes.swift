@@ -108,10 +108,12 @@ extension ConfigurationReader {
             if origins.isEmpty {
                 report(node, "is empty; leave allowed_origins out to allow any origin")
             }
-            for (origin, originNode) in origins where !Self.isOrigin(origin) {
-                report(originNode, "\"\(origin)\" is not an origin (scheme://host[:port], no path, RFC 6454 §6.2)")
+            if origins.map(\.0) != ["*"] {  // ["*"] spells "any origin", like leaving the key out
+                for (origin, originNode) in origins where !Self.isOrigin(origin) {
+                    report(originNode, "\"\(origin)\" is not an origin (scheme://host[:port], no path, RFC 6454 §6.2)")
+                }
+                allowedOrigins = origins.map(\.0)
             }
-            allowedOrigins = origins.map(\.0)
         }
         let tokenSources = entry["token_sources"].flatMap(tokenSources)
         var expiryCloseCode: UInt16 = 4001

@@ -117,7 +117,11 @@ final class ConfigurationReader {
             let path = Self.join(located.path, key)
             if let allowed, !allowed.contains(key) {
                 var message = "unknown key \"\(key)\""
-                if let suggestion = Self.closest(to: key, in: allowed) { message += "; did you mean \"\(suggestion)\"?" }
+                if let suggestion = Self.closest(to: key, in: allowed) {
+                    message += "; did you mean \"\(suggestion)\"?"
+                } else if allowed.contains("secret_env"), ["secret", "key", "value", "password"].contains(key.lowercased()) {
+                    message += "; secrets never go in the config file: use secret_env or secret_file"
+                }
                 report(path: path, line: keyNode.mark?.line, message)
                 continue
             }

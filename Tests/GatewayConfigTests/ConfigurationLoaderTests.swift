@@ -132,6 +132,12 @@ struct ConfigurationLoaderTests {
         #expect(config.keys.keys.isEmpty)
     }
 
+    @Test("allowed_origins: [\"*\"] allows any origin, like leaving it out")
+    func anyOrigin() throws {
+        let config = try ConfigFixture().load(minimalYAML("    allowed_origins: [\"*\"]"))
+        #expect(config.routes.first?.allowedOrigins == nil)
+    }
+
     @Test("limits take durations and sizes with units")
     func limits() throws {
         let config = try ConfigFixture().load(minimalYAML("""

@@ -179,6 +179,8 @@ let problemCases: [ProblemCase] = [
                 message: "file missing.json"),
     ProblemCase(name: "duplicate kid", yaml: keysHead + "  - id: a\n    algorithms: [HS256]\n    secret_env: WSGATE_HS_SECRET\n  - id: a\n    algorithms: [HS384]\n    secret_env: WSGATE_HS_SECRET",
                 path: "keys[1].id", line: 10, message: "kid \"a\" is already used by keys[0]"),
+    ProblemCase(name: "secret in the YAML", yaml: keysHead + "  - algorithms: [HS256]\n    secret: hunter2hunter2\n    secret_env: WSGATE_HS_SECRET", path: "keys[0].secret", line: 8,
+                message: "unknown key \"secret\"; secrets never go in the config file: use secret_env or secret_file"),
     ProblemCase(name: "id on jwks", yaml: keysHead + "  - id: x\n    jwks_file: missing.json", path: "keys[0].id", line: 7,
                 message: "does not apply to jwks_file"),
 ]
