@@ -125,8 +125,8 @@ public enum ConfigurationLoader {
         }
         switch yamlError {
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
-            let while_ = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
-            return ConfigurationProblem(path: "", line: mark.line, message: "YAML syntax error: \(problem)\(while_)")
+            let during = context.map { "\($0.text) (line \($0.mark.line)), " } ?? ""
+            return ConfigurationProblem(path: "", line: mark.line, message: "YAML syntax error: \(during)\(problem)")
         case let .duplicatedKeysInMapping(duplicates, context):
             let keys = duplicates.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
             return ConfigurationProblem(path: "", line: context.mark.line, message: "duplicate key \(keys) in one mapping")
