@@ -98,14 +98,21 @@ struct TokenCommand: AsyncParsableCommand {
                 signer = try TokenSigner.hmac(algorithm, secret: KeyMaterial.secret(fromEnvironment: secretEnv!), kid: kid)
             }
         } catch {
-            throw ValidationError(error.description)
+            throw Self.failure(error.description)
         }
         let claims = try claims(now: now ?? Int64(Date().timeIntervalSince1970))
         do throws(KeyError) {
             print(try signer.sign(claims: claims))
         } catch {
-            throw ValidationError(error.description)
+            throw Self.failure(error.description)
         }
+    }
+
+    /// Reports a failure that is not a usage mistake (an unreadable key, a refused secret) and
+    /// returns the exit code to throw, so no usage text follows it.
+    private static func failure(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        return .failure
     }
 
     /// The claims set: registered claims from the options, then `--claim`s (which may override them).
