@@ -25,7 +25,7 @@ public enum ConfigurationLoader {
         let absolute = path.hasPrefix("/") ? path : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(path)
         let bytes: [UInt8]
         do throws(KeyError) {
-            bytes = try KeyMaterial.contents(ofFile: absolute)
+            bytes = try KeyMaterialReader.contents(ofFile: absolute)
         } catch {
             throw ConfigurationProblems([ConfigurationProblem(path: "", line: nil, message: "cannot read config file: \(error.description)")])
         }

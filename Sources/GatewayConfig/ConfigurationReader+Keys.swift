@@ -78,7 +78,7 @@ extension ConfigurationReader {
         case "secret_env":
             guard let name = nonEmptyString(sourceNode) else { return [] }
             do throws(KeyError) {
-                let secret = try KeyMaterial.secret(fromEnvironment: name, environment: environment)
+                let secret = try KeyMaterialReader.secret(fromEnvironment: name, environment: environment)
                 return [try hmacKey(secret: secret, id: id, algorithms: algorithms ?? [], at: item)]
             } catch {
                 report(sourceNode, error.description)
@@ -87,7 +87,7 @@ extension ConfigurationReader {
             guard let spelling = nonEmptyString(sourceNode) else { return [] }
             let path = resolve(spelling)
             do throws(KeyError) {
-                let secret = try KeyMaterial.secret(fromFile: path)
+                let secret = try KeyMaterialReader.secret(fromFile: path)
                 return [try hmacKey(secret: secret, id: id, algorithms: algorithms ?? [], at: item)]
             } catch {
                 report(sourceNode, error.description)
@@ -95,7 +95,7 @@ extension ConfigurationReader {
         case "public_key_file":
             guard let path = existingFile(sourceNode) else { return [] }
             do throws(KeyError) {
-                let pem = try KeyMaterial.contents(ofFile: path)
+                let pem = try KeyMaterialReader.contents(ofFile: path)
                 return [try VerificationKey.publicKey(pem: pem, id: id, algorithms: algorithms ?? [])]
             } catch {
                 report(sourceNode, error.description)
@@ -103,7 +103,7 @@ extension ConfigurationReader {
         default:  // jwks_file
             guard let path = existingFile(sourceNode) else { return [] }
             do throws(KeyError) {
-                let json = try KeyMaterial.contents(ofFile: path)
+                let json = try KeyMaterialReader.contents(ofFile: path)
                 let keys = try VerificationKey.jwks(json: json, allowed: algorithms)
                 if keys.isEmpty { report(sourceNode, "the JWKS document holds no usable key") }
                 return keys

@@ -91,11 +91,11 @@ struct TokenCommand: AsyncParsableCommand {
         let signer: TokenSigner
         do throws(KeyError) {
             if let key {
-                signer = try TokenSigner.privateKey(algorithm, pem: KeyMaterial.contents(ofFile: key), kid: kid)
+                signer = try TokenSigner.privateKey(algorithm, pem: KeyMaterialReader.contents(ofFile: key), kid: kid)
             } else if let secretFile {
-                signer = try TokenSigner.hmac(algorithm, secret: KeyMaterial.secret(fromFile: secretFile), kid: kid)
+                signer = try TokenSigner.hmac(algorithm, secret: KeyMaterialReader.secret(fromFile: secretFile), kid: kid)
             } else {
-                signer = try TokenSigner.hmac(algorithm, secret: KeyMaterial.secret(fromEnvironment: secretEnv!), kid: kid)
+                signer = try TokenSigner.hmac(algorithm, secret: KeyMaterialReader.secret(fromEnvironment: secretEnv!), kid: kid)
             }
         } catch {
             throw Self.failure(error.description)

@@ -221,7 +221,7 @@ struct ConfigurationLoaderTests {
               - {path: /ws, upstream: "ws://127.0.0.1:9001/"}
             """)
         #expect(config.keys.keys.map(\.id) == ["file-key"])
-        #expect(try KeyMaterial.secret(fromFile: fixture.directory + "/secrets/hs.key") == Array(ConfigFixture.secret.utf8))
+        #expect(try KeyMaterialReader.secret(fromFile: fixture.directory + "/secrets/hs.key") == Array(ConfigFixture.secret.utf8))
     }
 
     @Test("an HMAC key loaded from the config verifies a token minted with the same secret")

@@ -2,7 +2,7 @@ import Foundation
 import GatewayAuth
 
 /// Reads key material from files and the environment, the way the config and the CLI both do.
-public enum KeyMaterial {
+public enum KeyMaterialReader {
     /// An HMAC secret from a file: the raw bytes, with trailing `\n`/`\r\n` removed (files written
     /// by `echo` or editors end in one, and it is never meant as part of the secret).
     public static func secret(fromFile path: String) throws(KeyError) -> [UInt8] {
