@@ -28,13 +28,13 @@ struct CheckCommand: AsyncParsableCommand {
             print("ok: \(loaded.summary)")
         } catch {
             for problem in error.problems { print(problem) }
-            printError("\(config): \(error.problems.count) problem\(error.problems.count == 1 ? "" : "s")")
+            Self.printToStandardError("\(config): \(error.problems.count) problem\(error.problems.count == 1 ? "" : "s")")
             throw ExitCode.failure
         }
     }
-}
 
-/// Writes a line to standard error.
-private func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    /// Writes one line to standard error (kept in this file so the command builds on its own).
+    private static func printToStandardError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
 }

@@ -45,8 +45,8 @@ struct VerifyCommand: AsyncParsableCommand {
         do {
             configuration = try ConfigurationLoader.load(path: config)
         } catch {
-            for problem in error.problems { printError(problem.description) }
-            printError("\(config): \(error.problems.count) problem\(error.problems.count == 1 ? "" : "s"); nothing verified")
+            for problem in error.problems { Self.printToStandardError(problem.description) }
+            Self.printToStandardError("\(config): \(error.problems.count) problem\(error.problems.count == 1 ? "" : "s"); nothing verified")
             throw ExitCode(2)
         }
         let token = try readToken()
@@ -61,7 +61,7 @@ struct VerifyCommand: AsyncParsableCommand {
                 throw ExitCode.failure
             }
             if found.auth == .none {
-                printError("note: route \(found.pattern) has auth: none; the gateway does not look at tokens there")
+                Self.printToStandardError("note: route \(found.pattern) has auth: none; the gateway does not look at tokens there")
             }
             matched = found
         }
@@ -81,7 +81,7 @@ struct VerifyCommand: AsyncParsableCommand {
         if let kid = verified.kid { summary += ", kid \(kid)" }
         if let matched { summary += ", route \(matched.pattern)" }
         summary += ", token_fp \(fingerprint)"
-        printError(summary)
+        Self.printToStandardError(summary)
     }
 
     /// The token from the argument or standard input, without surrounding whitespace or `Bearer `.
@@ -150,9 +150,9 @@ struct VerifyCommand: AsyncParsableCommand {
             return value.jsonText
         }
     }
-}
 
-/// Writes a line to standard error.
-private func printError(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+    /// Writes one line to standard error (kept in this file so the command builds on its own).
+    private static func printToStandardError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
 }
