@@ -135,8 +135,9 @@ class Backend:
         event = self.process.wait_for_event(lambda e: e.get("event") == "listening", 20)
         self.port = int(event["port"])
 
-    def wait_closed(self, path: str, timeout: float = 10.0) -> dict:
-        return self.process.wait_for_event(lambda e: e.get("event") == "closed" and e.get("path") == path, timeout)
+    def wait_closed(self, test_id: str, timeout: float = 10.0) -> dict:
+        """Waits for the "closed" event of the connection whose request carried X-Test-Id."""
+        return self.process.wait_for_event(lambda e: e.get("event") == "closed" and e.get("test_id") == test_id, timeout)
 
     def stop(self):
         self.process.stop()
@@ -165,7 +166,16 @@ def http_get(host: str, port: int, path: str, timeout: float = 2.0) -> tuple[int
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
         data = b""
+        length = None
         while True:
+            if length is None and b"\r\n\r\n" in data:
+                head = data.split(b"\r\n\r\n", 1)[0]
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value.strip())
+            if length is not None and len(data.split(b"\r\n\r\n", 1)[1]) >= length:
+                break  # a complete response, even if the server keeps the connection open
             chunk = s.recv(65536)
             if not chunk:
                 break

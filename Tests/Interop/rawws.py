@@ -178,7 +178,8 @@ class RawConnection:
 
     @classmethod
     async def open(cls, host: str, port: int, path: str, headers=None, *, timeout: float = 5.0,
-                   rng: random.Random | None = None) -> "RawConnection":
+                   rng: random.Random | None = None, early: bytes = b"") -> "RawConnection":
+        """Opens a connection; `early` bytes (frames) go in the same write as the request."""
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, limit=1 << 24), timeout)
         sock = writer.get_extra_info("socket")
@@ -186,7 +187,7 @@ class RawConnection:
             import socket
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         req, key = upgrade_request(host, port, path, headers)
-        writer.write(req)
+        writer.write(req + early)
         await writer.drain()
         try:
             status, reason, hdrs = await read_http_head(reader, timeout)

@@ -68,7 +68,8 @@ wss.on('connection', (ws, req) => {
     if (path === '/cmd') ws.send('pong-received ' + data.toString());
   });
   ws.on('error', () => {});
-  ws.on('close', (code, reason) => emit({ event: 'closed', path, code, reason: reason.toString() }));
+  const testId = req.headers['x-test-id'] || null;
+  ws.on('close', (code, reason) => emit({ event: 'closed', path, test_id: testId, code, reason: reason.toString() }));
 });
 
 for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));

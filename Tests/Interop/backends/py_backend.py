@@ -73,6 +73,7 @@ async def handler(ws):
         emit({
             "event": "closed",
             "path": path,
+            "test_id": ws.request.headers.get("X-Test-Id"),
             "code": rcvd.code if rcvd is not None else None,
             "reason": rcvd.reason if rcvd is not None else None,
         })
