@@ -134,4 +134,37 @@ static inline int wsgate_ecdsa_der_to_raw(const unsigned char *der, size_t der_l
     return ok;
 }
 
+/// A fresh key pair: `type` "RSA" (with `rsa_bits`), "EC" (with `group` "P-256"/"P-384") or
+/// "ED25519". NULL on failure; the caller owns the result.
+static inline EVP_PKEY *wsgate_generate_key(const char *type, const char *group, unsigned int rsa_bits) {
+    EVP_PKEY *pkey = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+    if (ctx == NULL) return NULL;
+    int ok = EVP_PKEY_keygen_init(ctx) == 1;
+    if (ok && rsa_bits > 0) ok = EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)rsa_bits) == 1;
+    if (ok && group != NULL) ok = EVP_PKEY_CTX_set_group_name(ctx, group) == 1;
+    if (ok && EVP_PKEY_generate(ctx, &pkey) != 1) pkey = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    return pkey;
+}
+
+/// PEM text of a key: SubjectPublicKeyInfo when `private_key` is 0, else unencrypted PKCS#8.
+/// Writes at most `capacity` bytes into `out`; returns the full length (call again with a larger
+/// buffer when it exceeds `capacity`), or -1 on failure. BIO_get_mem_data is a macro.
+static inline long wsgate_key_pem(EVP_PKEY *pkey, int private_key, unsigned char *out, size_t capacity) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL) return -1;
+    int ok = private_key
+        ? PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL)
+        : PEM_write_bio_PUBKEY(bio, pkey);
+    long length = -1;
+    if (ok == 1) {
+        char *data = NULL;
+        length = BIO_get_mem_data(bio, &data);
+        if (length >= 0 && out != NULL) memcpy(out, data, (size_t)length < capacity ? (size_t)length : capacity);
+    }
+    BIO_free(bio);
+    return length;
+}
+
 #endif

@@ -50,36 +50,50 @@ public struct JWTVerifier: Sendable {
         let signatureText = UnsafeRawBufferPointer(rebasing: token[(secondDot + 1)...])
         let signingInput = UnsafeRawBufferPointer(rebasing: token[0..<secondDot])
 
-        guard let header = Base64URL.decode(input: headerText) else { throw TokenError(.malformed, "the header is not unpadded base64url (RFC 7515 §2)") }
-        guard let payload = Base64URL.decode(input: payloadText) else { throw TokenError(.malformed, "the payload is not unpadded base64url (RFC 7515 §2)") }
-        guard let signature = Base64URL.decode(input: signatureText) else { throw TokenError(.malformed, "the signature is not unpadded base64url (RFC 7515 §2)") }
-
-        let jose = try withBytes(header) { bytes throws(TokenError) in try JOSEHeader.parse(bytes) }
-        try verifySignature(signature, over: signingInput, header: jose)
-        return try withBytes(payload) { bytes throws(TokenError) in
-            try checkClaims(bytes, payload: payload, header: jose, now: now)
+        // Strict base64url for all three segments before anything is parsed. The header and the
+        // signature are only needed during this call: they are decoded into one scratch buffer
+        // (on the stack for ordinary sizes); the payload is kept for `VerifiedToken.payload`.
+        guard let headerLength = Base64URL.decodedLength(headerText.count) else { throw Self.notBase64("header") }
+        guard let signatureLength = Base64URL.decodedLength(signatureText.count) else {
+            if Base64URL.decodedLength(payloadText.count) == nil { throw Self.notBase64("payload") }
+            throw Self.notBase64("signature")
         }
+        let outcome = withUnsafeTemporaryAllocation(byteCount: headerLength + signatureLength, alignment: 8) { scratch -> Result<VerifiedToken, TokenError> in
+            let header = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<headerLength])
+            let signature = UnsafeMutableRawBufferPointer(rebasing: scratch[headerLength...])
+            do throws(TokenError) {
+                guard Base64URL.decode(headerText, into: header) == headerLength else { throw Self.notBase64("header") }
+                guard let payload = Base64URL.decode(input: payloadText) else { throw Self.notBase64("payload") }
+                guard Base64URL.decode(signatureText, into: signature) == signatureLength else { throw Self.notBase64("signature") }
+                let jose = try JOSEHeader.parse(UnsafeRawBufferPointer(header))
+                try verifySignature(UnsafeRawBufferPointer(signature), over: signingInput, header: jose)
+                return .success(try checkClaims(payload, header: jose, now: now))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try outcome.get()
+    }
+
+    private static func notBase64(_ segment: String) -> TokenError {
+        TokenError(.malformed, "the \(segment) is not unpadded base64url (RFC 7515 §2)")
     }
 
     /// Chooses candidate keys (RFC 7515 §4.1.4 `kid`; otherwise every key bound to `alg`) and
     /// tries each until one verifies.
-    private func verifySignature(_ signature: [UInt8], over input: UnsafeRawBufferPointer, header: JOSEHeader) throws(TokenError) {
+    private func verifySignature(_ signature: UnsafeRawBufferPointer, over input: UnsafeRawBufferPointer, header: JOSEHeader) throws(TokenError) {
         let algorithm = header.algorithm
         var keyFound = false
         var candidateFound = false
-        let verified = signature.withUnsafeBytes { signature -> Bool in
-            for key in keys {
-                if let kid = header.kid {
-                    guard key.id == kid else { continue }
-                }
-                keyFound = true
-                guard key.algorithms.contains(algorithm) else { continue }
-                candidateFound = true
-                if key.material.verify(algorithm, input: input, signature: signature) { return true }
+        for key in keys {
+            if let kid = header.kid {
+                guard key.id == kid else { continue }
             }
-            return false
+            keyFound = true
+            guard key.algorithms.contains(algorithm) else { continue }
+            candidateFound = true
+            if key.material.verify(algorithm, input: input, signature: signature) { return }
         }
-        if verified { return }
         if let kid = header.kid {
             if !keyFound {
                 throw TokenError(.unknownKey, "no configured key has this kid", kid: kid)
@@ -93,86 +107,86 @@ public struct JWTVerifier: Sendable {
         throw TokenError(.signatureInvalid, "the \(algorithm.rawValue) signature does not verify", kid: header.kid)
     }
 
-    /// Parses the verified payload and checks the registered claims (RFC 7519 §4.1).
-    private func checkClaims(_ bytes: UnsafeRawBufferPointer, payload: [UInt8], header: JOSEHeader, now: Double) throws(TokenError) -> VerifiedToken {
+    /// Parses the verified payload and checks the registered claims (RFC 7519 §4.1), reading
+    /// them in place from the parsed document.
+    private func checkClaims(_ payload: [UInt8], header: JOSEHeader, now: Double) throws(TokenError) -> VerifiedToken {
         let kid = header.kid
-        let json: UnsafeMutablePointer<json_t>
-        switch JSONDocument.parse(bytes) {
-        case .success(let parsed): json = parsed
+        let document: ClaimsDocument
+        switch payload.withUnsafeBytes({ JSONDocument.parse($0) }) {
+        case .success(let parsed): document = ClaimsDocument(owning: parsed)
         case .failure(let failure): throw TokenError(.malformed, "the claims set \(failure.phrase)", kid: kid)
         }
-        defer { wsgate_json_decref(json) }
-        guard wsgate_json_is_object(json) != 0 else {
+        guard wsgate_json_is_object(document.root) != 0 else {
             throw TokenError(.malformed, "the claims set is not a JSON object (RFC 7519 §7.2)", kid: kid)
         }
-        let claims = JSONDocument.object(json)
 
         var issuer: String? = nil
         var subject: String? = nil
-        if let value = claims["iss"] {
-            guard case .string(let text) = value else { throw TokenError(.malformed, "iss is not a string (RFC 7519 §4.1.1)", kid: kid) }
+        if let value = document.member("iss") {
+            guard let text = JSONDocument.string(value) else { throw TokenError(.malformed, "iss is not a string (RFC 7519 §4.1.1)", kid: kid) }
             issuer = text
         }
-        if let value = claims["sub"] {
-            guard case .string(let text) = value else { throw TokenError(.malformed, "sub is not a string (RFC 7519 §4.1.2)", kid: kid, issuer: issuer) }
+        if let value = document.member("sub") {
+            guard let text = JSONDocument.string(value) else { throw TokenError(.malformed, "sub is not a string (RFC 7519 §4.1.2)", kid: kid, issuer: issuer) }
             subject = text
         }
         func fail(_ reason: TokenFailure, _ detail: String) -> TokenError {
             TokenError(reason, detail, kid: kid, issuer: issuer, subject: subject)
         }
         let leeway = Double(policy.leewaySeconds)
-        let leewayNote = policy.leewaySeconds > 0 ? " (leeway \(policy.leewaySeconds) s)" : ""
 
         // RFC 7519 §4.1.4: the current time MUST be before exp.
-        if let value = claims["exp"] {
-            guard let exp = value.doubleValue else { throw fail(.malformed, "exp is not a NumericDate (RFC 7519 §4.1.4)") }
+        var expiresAt: Double? = nil
+        if let value = document.member("exp") {
+            guard let exp = JSONDocument.number(value) else { throw fail(.malformed, "exp is not a NumericDate (RFC 7519 §4.1.4)") }
             if now >= exp + leeway {
                 throw fail(.expired, "expired \(Self.seconds(now - exp)) s ago\(leewayNote)")
             }
+            expiresAt = exp
         }
         // RFC 7519 §4.1.5: the current time MUST be after or equal to nbf.
-        if let value = claims["nbf"] {
-            guard let nbf = value.doubleValue else { throw fail(.malformed, "nbf is not a NumericDate (RFC 7519 §4.1.5)") }
+        if let value = document.member("nbf") {
+            guard let nbf = JSONDocument.number(value) else { throw fail(.malformed, "nbf is not a NumericDate (RFC 7519 §4.1.5)") }
             if now < nbf - leeway {
                 throw fail(.notYetValid, "not valid for another \(Self.seconds(nbf - now)) s\(leewayNote)")
             }
         }
-        if let value = claims["iat"], value.doubleValue == nil {
+        if let value = document.member("iat"), JSONDocument.number(value) == nil {
             throw fail(.malformed, "iat is not a NumericDate (RFC 7519 §4.1.6)")
         }
         if !policy.issuers.isEmpty {
             guard let issuer else { throw fail(.issuerMismatch, "the token has no iss") }
             guard policy.issuers.contains(issuer) else { throw fail(.issuerMismatch, "iss is not an accepted issuer") }
         }
-        // RFC 7519 §4.1.3: aud is a string or an array of strings.
-        var audiences: [String] = []
-        switch claims["aud"] {
-        case nil: break
-        case .string(let text)?: audiences = [text]
-        case .array(let items)?:
-            for item in items {
-                guard case .string(let text) = item else { throw fail(.malformed, "aud holds a non-string (RFC 7519 §4.1.3)") }
-                audiences.append(text)
+        // RFC 7519 §4.1.3: aud is a string or an array of strings; one must be ours.
+        var audienceMatched = false
+        var audiencePresent = false
+        if let aud = document.member("aud") {
+            switch wsgate_json_type(aud) {
+            case JSON_STRING:
+                audiencePresent = true
+                audienceMatched = policy.audiences.contains { JSONDocument.string(aud, equals: $0) }
+            case JSON_ARRAY:
+                for index in 0..<json_array_size(aud) {
+                    guard let item = json_array_get(aud, index), wsgate_json_type(item) == JSON_STRING else {
+                        throw fail(.malformed, "aud holds a non-string (RFC 7519 §4.1.3)")
+                    }
+                    audiencePresent = true
+                    if !audienceMatched { audienceMatched = policy.audiences.contains { JSONDocument.string(item, equals: $0) } }
+                }
+            default:
+                throw fail(.malformed, "aud is neither a string nor an array (RFC 7519 §4.1.3)")
             }
-        default: throw fail(.malformed, "aud is neither a string nor an array (RFC 7519 §4.1.3)")
         }
-        if !policy.audiences.isEmpty {
-            guard !audiences.isEmpty else { throw fail(.audienceMismatch, "the token has no aud") }
-            guard audiences.contains(where: policy.audiences.contains) else {
-                throw fail(.audienceMismatch, "aud names none of the accepted audiences")
-            }
+        if !policy.audiences.isEmpty && !audienceMatched {
+            throw fail(.audienceMismatch, audiencePresent ? "aud names none of the accepted audiences" : "the token has no aud")
         }
-        return VerifiedToken(algorithm: header.algorithm, kid: kid, claims: claims, payload: payload)
+        return VerifiedToken(algorithm: header.algorithm, kid: kid, issuer: issuer, subject: subject,
+                             expiresAt: expiresAt, payload: payload, document: document)
     }
 
-    /// `withUnsafeBytes` keeping the typed error (the standard library's is `rethrows`).
-    @inline(__always)
-    private func withBytes<R>(_ array: [UInt8], _ body: (UnsafeRawBufferPointer) throws(TokenError) -> R) throws(TokenError) -> R {
-        let result = array.withUnsafeBytes { bytes -> Result<R, TokenError> in
-            do throws(TokenError) { return .success(try body(bytes)) } catch { return .failure(error) }
-        }
-        return try result.get()
-    }
+    /// " (leeway 30 s)" when there is a leeway.
+    private var leewayNote: String { policy.leewaySeconds > 0 ? " (leeway \(policy.leewaySeconds) s)" : "" }
 
     /// Whole seconds for a detail string, at least 0.
     private static func seconds(_ value: Double) -> Int64 {

@@ -30,6 +30,56 @@ public struct TokenSigner: Sendable {
         return TokenSigner(algorithm: algorithm, kid: kid, material: material)
     }
 
+    /// A signer with a freshly generated key pair (RSA 2048, EC P-256/P-384, Ed25519), or a
+    /// random secret of the hash length for HMAC: for the demo, benchmarks and tests.
+    public static func generating(_ algorithm: JWTAlgorithm, kid: String? = nil) throws(KeyError) -> TokenSigner {
+        if algorithm.family == .hmac {
+            return try hmac(algorithm, secret: secureRandomBytes(algorithm.hashLength), kid: kid)
+        }
+        let pkey: OpaquePointer?
+        switch algorithm.family {
+        case .rsa: pkey = wsgate_generate_key("RSA", nil, 2048)
+        case .ec: pkey = wsgate_generate_key("EC", algorithm == .es256 ? "P-256" : "P-384", 0)
+        default: pkey = wsgate_generate_key("ED25519", nil, 0)
+        }
+        guard let pkey else { throw KeyError("key generation failed (\(OpenSSLErrors.drain()))") }
+        return TokenSigner(algorithm: algorithm, kid: kid, material: SigningMaterial(secret: [], pkey: pkey))
+    }
+
+    /// The public key as PEM SubjectPublicKeyInfo, for `VerificationKey.publicKey(pem:)`; nil for HMAC.
+    public var publicKeyPEM: [UInt8]? {
+        guard let pkey = material.pkey else { return nil }
+        return Self.pem(pkey, privateKey: false)
+    }
+
+    /// The private key as unencrypted PKCS#8 PEM (to write a development key file); nil for HMAC.
+    public var privateKeyPEM: [UInt8]? {
+        guard let pkey = material.pkey else { return nil }
+        return Self.pem(pkey, privateKey: true)
+    }
+
+    /// The HMAC secret, for building the matching `VerificationKey`; nil for key pairs.
+    public var secret: [UInt8]? { material.pkey == nil ? material.secret : nil }
+
+    /// A verification key matching this signer, bound to its algorithm.
+    public func verificationKey(id: String? = nil) throws(KeyError) -> VerificationKey {
+        if let publicKeyPEM {
+            return try .publicKey(pem: publicKeyPEM, id: id ?? kid, algorithms: [algorithm])
+        }
+        return try .hmac(secret: material.secret, id: id ?? kid, algorithms: [algorithm])
+    }
+
+    private static func pem(_ pkey: OpaquePointer, privateKey: Bool) -> [UInt8]? {
+        let length = wsgate_key_pem(pkey, privateKey ? 1 : 0, nil, 0)
+        guard length > 0 else {
+            OpenSSLErrors.clear()
+            return nil
+        }
+        var out = [UInt8](repeating: 0, count: length)
+        guard wsgate_key_pem(pkey, privateKey ? 1 : 0, &out, out.count) == length else { return nil }
+        return out
+    }
+
     private init(algorithm: JWTAlgorithm, kid: String?, material: SigningMaterial) {
         self.algorithm = algorithm
         self.kid = kid

@@ -1,39 +1,55 @@
+import CJansson
+
 /// A token whose signature and standard claims have been verified.
+///
+/// The claims stay in their parsed jansson form; `claims` converts the whole set on each access,
+/// `value(at:)` only the part asked for.
 public struct VerifiedToken: Sendable {
     /// The header's `alg`.
     public let algorithm: JWTAlgorithm
     /// The header's `kid`, when present.
     public let kid: String?
-    /// The verified claims set.
-    public let claims: [String: JSONValue]
+    /// `iss`, when present (always a string: verification refuses other types).
+    public let issuer: String?
+    /// `sub`, when present (always a string).
+    public let subject: String?
+    /// `exp` in seconds since the epoch, when present.
+    public let expiresAt: Double?
     /// The payload JSON exactly as signed (for `forward_payload_header`).
     public let payload: [UInt8]
+    /// The parsed claims.
+    let document: ClaimsDocument
 
-    /// Wraps already verified parts (the verifier, and tests of code that consumes tokens).
+    /// Made by the verifier.
+    init(algorithm: JWTAlgorithm, kid: String?, issuer: String?, subject: String?, expiresAt: Double?, payload: [UInt8], document: ClaimsDocument) {
+        self.algorithm = algorithm
+        self.kid = kid
+        self.issuer = issuer
+        self.subject = subject
+        self.expiresAt = expiresAt
+        self.payload = payload
+        self.document = document
+    }
+
+    /// Wraps already verified parts (for tests of code that consumes tokens). `iss`, `sub` and
+    /// `exp` are read from `claims`.
     public init(algorithm: JWTAlgorithm, kid: String?, claims: [String: JSONValue], payload: [UInt8]) {
         self.algorithm = algorithm
         self.kid = kid
-        self.claims = claims
+        self.issuer = claims["iss"]?.stringValue
+        self.subject = claims["sub"]?.stringValue
+        self.expiresAt = claims["exp"]?.doubleValue
         self.payload = payload
+        self.document = ClaimsDocument(parsing: Array(JSONValue.object(claims).jsonText.utf8))
     }
 
-    /// `iss`, when a string.
-    public var issuer: String? { claims["iss"]?.stringValue }
-    /// `sub`, when a string.
-    public var subject: String? { claims["sub"]?.stringValue }
-    /// `exp` in seconds since the epoch, when present.
-    public var expiresAt: Double? { claims["exp"]?.doubleValue }
+    /// The verified claims set (converted on each access; prefer `value(at:)` for a few claims).
+    public var claims: [String: JSONValue] { JSONDocument.object(document.root) }
 
     /// The value at a dotted path (`org.id`). A top-level claim whose name itself contains dots
     /// (`https://example.com/roles`, a common namespaced claim) is found first.
     public func value(at path: String) -> JSONValue? {
-        if let direct = claims[path] { return direct }
-        var current: JSONValue = .object(claims)
-        for component in path.split(separator: ".", omittingEmptySubsequences: false) {
-            guard case .object(let members) = current, let next = members[String(component)] else { return nil }
-            current = next
-        }
-        return current
+        document.lookup(path).map(JSONDocument.value)
     }
 
     /// The header text for a claim: strings as is, numbers and bools as JSON, arrays of scalars
@@ -48,7 +64,7 @@ public struct VerifiedToken: Sendable {
         case .string(let s): text = s
         case .array(let items):
             if items.allSatisfy(\.isScalar) {
-                text = items.compactMap { item -> String? in
+                text = items.map { item -> String in
                     if case .string(let s) = item { return s }
                     return item.jsonText
                 }.joined(separator: ",")
@@ -61,7 +77,8 @@ public struct VerifiedToken: Sendable {
         return text
     }
 
-    /// Throws `.claimForbidden` when a requirement is not met.
+    /// Throws `.claimForbidden` when a requirement is not met: each claim must hold one of its
+    /// allowed values (an array claim: any element), and every scope must be granted.
     public func check(_ requirements: ClaimRequirements) throws(TokenError) {
         for requirement in requirements.claims {
             guard let value = value(at: requirement.path), value != .null else {
@@ -82,13 +99,15 @@ public struct VerifiedToken: Sendable {
         }
     }
 
-    /// Scopes from `scope` and `scp`, each either a space-delimited string or an array of strings.
+    /// Scopes from `scope` (RFC 8693 §4.2: space-delimited) and `scp`, each either a
+    /// space-delimited string or an array of strings.
     public var grantedScopes: Set<String> {
         var scopes = Set<String>()
-        for name in ["scope", "scp"] {
-            switch claims[name] {
-            case .string(let s)?: scopes.formUnion(s.split(separator: " ").map(String.init))
-            case .array(let items)?: scopes.formUnion(items.compactMap(\.stringValue))
+        for name: StaticString in ["scope", "scp"] {
+            guard let json = document.member(name) else { continue }
+            switch JSONDocument.value(json) {
+            case .string(let s): scopes.formUnion(s.split(separator: " ").map(String.init))
+            case .array(let items): scopes.formUnion(items.compactMap(\.stringValue))
             default: break
             }
         }
