@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Backend, Gateway, ManagedProcess, closed_port, free_port, resolve_wsgate, wait_tcp  # noqa: E402
+from harness import (Backend, Gateway, ManagedProcess, closed_port, free_port, gateway_supports_serve, resolve_wsgate,
+                     wait_tcp)  # noqa: E402
 
 ISSUER = "https://issuer.interop.test"
 AUDIENCE = "wsgate-interop"
@@ -39,6 +40,15 @@ BACKENDS = ["python", "node"]
 def pytest_addoption(parser):
     parser.addoption("--wsgate", action="store", default=None,
                      help="path to the wsgate binary (default: $WSGATE_BIN or .build/debug/wsgate)")
+
+
+def pytest_report_header(config):
+    binary = resolve_wsgate(config.getoption("--wsgate"))
+    if not binary.exists():
+        return [f"wsgate: {binary} (missing: every gateway test will fail)"]
+    ok, why = gateway_supports_serve(binary)
+    built = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(binary.stat().st_mtime))
+    return [f"wsgate: {binary} (built {built} UTC; serve: {'yes' if ok else 'NO - ' + why})"]
 
 
 @pytest.fixture(scope="session")

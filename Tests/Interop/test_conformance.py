@@ -40,8 +40,10 @@ def test_case(backend, case, backends, conformance_gateway, minter):
         return direct, via
 
     direct, via = (comparable(case, t) for t in asyncio.run(both()))
-    assert conformance_gateway.gw.alive(), "wsgate exited during the case: " + conformance_gateway.gw.process.stderr_tail()
-    assert via == direct, f"case {case.id} ({case.description}) differs through wsgate:\n{_diff(direct, via)}"
+    if not conformance_gateway.gw.alive():
+        pytest.fail("wsgate exited during the case: " + conformance_gateway.gw.process.stderr_tail(), pytrace=False)
+    if via != direct:
+        pytest.fail(f"case {case.id} ({case.description}) differs through wsgate:\n{_diff(direct, via)}", pytrace=False)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -46,7 +46,13 @@ def ws_connect(gateway, path: str, headers: dict | None = None, **kw):
 
 
 async def first_report(ws) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), T))
+    """The backend's first message, which it sends right after its 101 (often in the same TCP
+    segment, so it reaches wsgate in the same read as the 101 head)."""
+    try:
+        return json.loads(await asyncio.wait_for(ws.recv(), T))
+    except asyncio.TimeoutError:
+        raise AssertionError(f"the backend's first message (sent right after its 101) did not reach the client "
+                             f"within {T}s; the backend sent it (direct connections get it at once)") from None
 
 
 def header_values(report: dict, name: str) -> list[str]:
@@ -177,7 +183,8 @@ def test_frames_sent_before_the_101_are_held(backend, gateway, minter):
                                         list(bearer(minter.hs256()).items()), early=early)
         try:
             assert conn.handshake.status == 101 and conn.accept_ok, conn.handshake
-            assert await conn.wait_frames(1, T)
+            assert await conn.wait_frames(1, T), \
+                f"no echo within {T}s of a frame sent in the same write as the request head (held, not forwarded?)"
             got = conn.frames[0]
             assert (got.opcode, got.payload) == (OP_TEXT, b"sent before the 101")
             conn.close_sent = True

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Interop and differential conformance tests for wsgate, against software we did not write:
+# Python `websockets` (client and server), Node `ws` (Debian's node-ws), PyJWT.
+#
+#   Tests/Interop/run.sh [--wsgate PATH] [extra pytest args...]
+#
+# Installs what is missing first (pip packages from requirements.txt; node-ws with apt-get, running
+# `apt-get update` only when the package is unknown), then runs pytest on Tests/Interop. The
+# gateway binary defaults to $WSGATE_BIN, else .build/debug/wsgate under the repository root; build
+# it first (`swift build`). Non-interactive (CI=true, no stdin); exits non-zero on any failure.
+set -euo pipefail
+exec </dev/null
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+wsgate="${WSGATE_BIN:-.build/debug/wsgate}"
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --wsgate) wsgate="$2"; shift 2 ;;
+    --wsgate=*) wsgate="${1#--wsgate=}"; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+case "$wsgate" in /*) ;; *) wsgate="$repo/$wsgate" ;; esac
+
+python="${PYTHON:-python3}"
+log() { echo "interop: $*" >&2; }
+
+# Python packages.
+if ! "$python" -c 'import websockets.asyncio.client, jwt, cryptography, pytest' 2>/dev/null; then
+  log "installing Python packages from requirements.txt"
+  "$python" -m pip install -q --disable-pip-version-check -r "$here/requirements.txt" 2>/dev/null \
+    || "$python" -m pip install -q --disable-pip-version-check --break-system-packages -r "$here/requirements.txt"
+fi
+
+# Node and the ws module (Debian installs node modules under /usr/share/nodejs).
+export NODE_PATH="/usr/share/nodejs:/usr/lib/nodejs${NODE_PATH:+:$NODE_PATH}"
+node_ok() { command -v node >/dev/null 2>&1 && node -e 'require("ws")' >/dev/null 2>&1; }
+if ! node_ok; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; else log "node-ws is missing and this user cannot run apt-get"; exit 1; fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-cache policy node-ws 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    log "apt-get update (node-ws not known yet)"
+    $sudo apt-get update -qq
+  fi
+  log "installing node-ws"
+  # node-ws depends on nodejs:any; an installed nodejs (e.g. NodeSource's 20.x) satisfies it and is kept.
+  $sudo apt-get install -y -qq --no-install-recommends node-ws >/dev/null
+  node_ok || { log "node cannot load ws after installing node-ws (NODE_PATH=$NODE_PATH)"; exit 1; }
+fi
+
+if [ ! -x "$wsgate" ]; then
+  log "wsgate binary not found at $wsgate (build it with 'swift build', or pass --wsgate PATH); the tests will fail"
+fi
+
+cd "$repo"
+export WSGATE_BIN="$wsgate"
+exec "$python" -m pytest -q -c "$here/pytest.ini" --rootdir "$here" "$here" --wsgate "$wsgate" ${args[@]+"${args[@]}"}
