@@ -13,6 +13,11 @@ enum JSONDocument {
     /// Whether the JSON text nests arrays/objects deeper than `maxDepth` (strings skipped, so
     /// brackets inside string values do not count).
     static func exceedsDepth(_ bytes: UnsafeRawBufferPointer, limit: Int = maxDepth) -> Bool {
+        // Fast path: text with no more opening brackets than the limit cannot nest deeper. A
+        // branch-free count ('[' is 0x5B, '{' is 0x7B: the only bytes that OR 0x20 to 0x7B).
+        var openers = 0
+        for byte in bytes { openers &+= (byte | 0x20) == 0x7B ? 1 : 0 }
+        if openers <= limit { return false }
         var depth = 0
         var inString = false
         var escaped = false
