@@ -27,29 +27,37 @@ case "$wsgate" in /*) ;; *) wsgate="$repo/$wsgate" ;; esac
 python="${PYTHON:-python3}"
 log() { echo "interop: $*" >&2; }
 
-# Python packages.
+# apt_install PACKAGE: apt-get install, running apt-get update first only when the package is unknown.
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; else log "$1 is missing and this user cannot run apt-get"; return 1; fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  local policy
+  policy="$(apt-cache policy "$1" 2>/dev/null || true)"
+  if ! grep -q 'Candidate: [0-9]' <<<"$policy"; then
+    log "apt-get update ($1 not known yet)"
+    $sudo apt-get update -qq
+  fi
+  log "installing $1"
+  $sudo apt-get install -y -qq --no-install-recommends "$1" >/dev/null
+}
+
+# Python packages (websockets >= 13 is not in Debian 12, so pip).
 if ! "$python" -c 'import websockets.asyncio.client, jwt, cryptography, pytest' 2>/dev/null; then
+  "$python" -m pip --version >/dev/null 2>&1 || apt_install python3-pip
   log "installing Python packages from requirements.txt"
   "$python" -m pip install -q --disable-pip-version-check -r "$here/requirements.txt" 2>/dev/null \
     || "$python" -m pip install -q --disable-pip-version-check --break-system-packages -r "$here/requirements.txt"
 fi
 
-# Node and the ws module (Debian installs node modules under /usr/share/nodejs).
+# Node and the ws module (Debian installs node modules under /usr/share/nodejs). node-ws depends
+# on nodejs:any, so an installed nodejs (e.g. NodeSource's 20.x) satisfies it and is kept.
 export NODE_PATH="/usr/share/nodejs:/usr/lib/nodejs${NODE_PATH:+:$NODE_PATH}"
 node_ok() { command -v node >/dev/null 2>&1 && node -e 'require("ws")' >/dev/null 2>&1; }
 if ! node_ok; then
-  sudo=""
-  if [ "$(id -u)" != 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; else log "node-ws is missing and this user cannot run apt-get"; exit 1; fi
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-cache policy node-ws 2>/dev/null | grep -q 'Candidate: [0-9]'; then
-    log "apt-get update (node-ws not known yet)"
-    $sudo apt-get update -qq
-  fi
-  log "installing node-ws"
-  # node-ws depends on nodejs:any; an installed nodejs (e.g. NodeSource's 20.x) satisfies it and is kept.
-  $sudo apt-get install -y -qq --no-install-recommends node-ws >/dev/null
+  apt_install node-ws
   node_ok || { log "node cannot load ws after installing node-ws (NODE_PATH=$NODE_PATH)"; exit 1; }
 fi
 

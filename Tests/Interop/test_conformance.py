@@ -59,3 +59,24 @@ def test_gateway_healthy_after_conformance(backend, conformance_gateway, minter)
             return await asyncio.wait_for(ws.recv(), 5)
 
     assert asyncio.run(echo()) == "still healthy"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_direct_transcripts_are_deterministic(backend, backends):
+    """The harness itself: every case run twice directly against the backend gives the same
+    transcript, so a difference through wsgate is wsgate's, not the harness's or the backend's."""
+    b = backends[backend]
+
+    async def twice():
+        unstable = []
+        for c in CASES:
+            first = await run_case(c, "127.0.0.1", b.port, "/echo")
+            second = await run_case(c, "127.0.0.1", b.port, "/echo")
+            if first != second:
+                unstable.append(f"{c.id}:\n{_diff(first, second)}")
+        return unstable
+
+    unstable = asyncio.run(twice())
+    if unstable:
+        pytest.fail(f"{len(unstable)} cases are not deterministic directly against {backend}:\n" + "\n".join(unstable),
+                    pytrace=False)
