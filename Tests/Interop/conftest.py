@@ -145,6 +145,41 @@ def victim_backend(work):
     b.stop()
 
 
+class Blackhole:
+    """A TCP listener that accepts and never answers (an upstream that hangs: 504)."""
+
+    def __init__(self):
+        import socket
+        import threading
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def stop(self):
+        self.sock.close()
+        for c in self.accepted:
+            c.close()
+
+
+@pytest.fixture(scope="session")
+def blackhole():
+    b = Blackhole()
+    yield b
+    b.stop()
+
+
 class EchoBackend:
     def __init__(self, binary: Path, work: Path):
         self.port = free_port()
@@ -256,10 +291,14 @@ class GatewayHandle:
 
 
 @pytest.fixture(scope="session")
-def gateway(wsgate_bin, work, secret, rsa_public_pem, backends, victim_backend, echo_backend_port):
+def gateway(wsgate_bin, work, secret, rsa_public_pem, backends, victim_backend, echo_backend_port, blackhole):
     """The interop gateway: routes /<backend>/{echo,report,cmd,refuse,admin,origin} per backend."""
     port, admin_port = free_port(), free_port()
     config = base_config(port, admin_port, rsa_public_pem, work, "interop")
+    # Short enough for the timeout rejections to be tested quickly, long enough for loopback.
+    config["limits"]["handshake_timeout"] = "1s"
+    config["limits"]["upstream_timeout"] = "1s"
+    config["auth"]["leeway"] = "1s"
     routes = []
     for kind, b in backends.items():
         up = f"ws://127.0.0.1:{b.port}"
@@ -276,6 +315,7 @@ def gateway(wsgate_bin, work, secret, rsa_public_pem, backends, victim_backend, 
                        "claims_to_headers": {"sub": "X-User-Id"}, "forward_payload_header": "X-JWT-Claims"})
     routes.append({"path": "/victim/cmd", "upstream": f"ws://127.0.0.1:{victim_backend.port}/cmd", "auth": "required"})
     routes.append({"path": "/dead", "upstream": f"ws://127.0.0.1:{closed_port()}/", "auth": "required"})
+    routes.append({"path": "/blackhole", "upstream": f"ws://127.0.0.1:{blackhole.port}/", "auth": "required"})
     if isinstance(echo_backend_port, EchoBackend):
         routes.append({"path": "/wsgate-echo", "upstream": f"ws://127.0.0.1:{echo_backend_port.port}/",
                        "auth": "required", "claims_to_headers": {"sub": "X-User-Id"}})
