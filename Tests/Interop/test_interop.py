@@ -502,6 +502,31 @@ def test_token_expiry_closes_open_connection_with_4001(backend, gateway, minter)
     assert time.time() >= now + 2
 
 
+def test_sigterm_drain_sends_1001(wsgate_bin, work, secret, rsa_public_pem, backends, minter):
+    """SIGTERM: open clients get close 1001, and the process exits once they are gone."""
+    from conftest import SECRET_ENV, base_config
+    from harness import Gateway, free_port
+    config = base_config(free_port(), free_port(), rsa_public_pem, work, "drain")
+    config["limits"]["drain_timeout"] = "3s"
+    config["routes"] = [{"path": "/echo", "upstream": f"ws://127.0.0.1:{backends['python'].port}/echo"}]
+    gw = Gateway(wsgate_bin, config, work, {SECRET_ENV: secret.decode()}, name="wsgate-drain")
+    try:
+        async def go():
+            async with connect(f"ws://{gw.host}:{gw.port}/echo", additional_headers=bearer(minter.hs256()),
+                               open_timeout=T, close_timeout=T, ping_interval=None) as ws:
+                await ws.send("before drain")
+                assert await asyncio.wait_for(ws.recv(), T) == "before drain"
+                gw.process.proc.send_signal(signal.SIGTERM)
+                with pytest.raises(ConnectionClosed) as info:
+                    await asyncio.wait_for(ws.recv(), T)
+                return info.value.rcvd
+        rcvd = run(go())
+        assert rcvd is not None and rcvd.code == 1001, f"expected close 1001 on SIGTERM, got {rcvd}"
+        assert gw.process.proc.wait(timeout=10) == 0, gw.process.stderr_tail()
+    finally:
+        gw.stop()
+
+
 # --- wsgate's own echo backend ------------------------------------------------------------------
 
 def test_wsgate_echo_backend_through_gateway(gateway, echo_backend_port, minter):
