@@ -1,7 +1,121 @@
 import ArgumentParser
+import Foundation
+import GatewayConfig
+import GatewayServer
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
 
-/// `wsgate serve` (stub).
+/// `wsgate serve --config FILE`: runs the gateway until SIGTERM/SIGINT (drain), reloading on
+/// SIGHUP and reopening the rejection log on SIGUSR1.
 struct ServeCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "serve", abstract: "(coming)")
-    func run() async throws { throw ExitCode.failure }
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the gateway.",
+        discussion: "SIGHUP reloads config and keys without dropping connections; SIGUSR1 reopens the rejection log; SIGTERM drains."
+    )
+
+    @Option(name: .long, help: "The YAML config file.")
+    var config: String
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        let configuration: GatewayConfiguration
+        do {
+            configuration = try ConfigurationLoader.load(path: config)
+        } catch {
+            for problem in error.problems { printError("config: \(problem)") }
+            throw ExitCode.failure
+        }
+        let registry = MetricsBootstrap.prometheus()
+        let service = GatewayService(configuration: configuration, configPath: config, registry: registry, logger: logger, announce: nil)
+        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Runs a `Gateway` as a service: starts it, handles SIGHUP/SIGUSR1 while it runs, drains it on
+/// graceful shutdown.
+struct GatewayService: Service {
+    let configuration: GatewayConfiguration
+    /// Where reloads read the config from; nil disables reload (the demo).
+    let configPath: String?
+    let registry: PrometheusCollectorRegistry
+    let logger: Logger
+    /// Called once the listeners are bound.
+    let announce: (@Sendable (Gateway) -> Void)?
+
+    func run() async throws {
+        let box = ReloadTarget()
+        let reload: @Sendable () async -> String? = { [configPath, logger] in
+            guard let configPath, let gateway = box.gateway else { return "reload is not available" }
+            do throws(ConfigurationProblems) {
+                let fresh = try ConfigurationLoader.load(path: configPath)
+                gateway.reload(fresh)
+                logger.notice("configuration reloaded", metadata: ["routes": "\(fresh.routes.count)", "keys": "\(fresh.keys.keys.count)"])
+                return nil
+            } catch {
+                let text = error.problems.map(\.description).joined(separator: "; ")
+                logger.error("reload refused; the previous configuration keeps serving", metadata: ["problems": "\(text)"])
+                return text
+            }
+        }
+        let gateway = try await Gateway.start(
+            configuration: configuration,
+            logger: logger,
+            admin: AdminResponder(metricsText: { [registry] in registry.emitToString() }, reload: reload)
+        )
+        box.gateway = gateway
+        logger.notice("wsgate listening", metadata: [
+            "listeners": "\(gateway.listeningAddresses.map { "\($0)" }.joined(separator: ","))",
+            "admin": "\(gateway.adminAddress.map { "\($0)" } ?? "-")",
+            "routes": "\(configuration.routes.count)",
+        ])
+        announce?(gateway)
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
+        try? await cancelWhenGracefulShutdown {
+            for await signal in signals {
+                if signal == .sighup {
+                    _ = await reload()
+                } else {
+                    gateway.rejectionLog.reopen()
+                    logger.notice("rejection log reopened")
+                }
+            }
+        }
+        logger.notice("draining", metadata: ["open": "\(gateway.relayedConnections)"])
+        try await gateway.shutdown()
+        logger.notice("stopped")
+    }
+}
+
+/// Holds the running gateway for the reload closure.
+final class ReloadTarget: @unchecked Sendable {
+    // Safe: written once before any reader can run (reload needs the gateway's listeners up),
+    // guarded by the lock for any later read.
+    private let lock = NSLock()
+    private var value: Gateway?
+    var gateway: Gateway? {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
+    }
+}
+
+
+/// The Prometheus backend for swift-metrics.
+enum MetricsBootstrap {
+    /// Bootstraps swift-metrics with a Prometheus registry (once per process) and returns it.
+    static func prometheus() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                                                   .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+                                                   .seconds(1), .seconds(5)]
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }
 }

@@ -223,6 +223,9 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             return
         }
         session.start(expiry: expiry)
+        // Bytes the decoders handed over on removal arrived outside a read batch: flush them now.
+        session.clientRelay.flush()
+        session.upstreamRelay.flush()
         context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
     }
 }

@@ -5,24 +5,6 @@ import NIOHTTP1
 /// bytes directly instead of keeping NIO's encoders in the pipeline, so nothing has to be removed
 /// before the relay takes over and nothing is re-encoded per connection.
 enum HTTPWire {
-    /// `head` as request bytes, with `Host` first.
-    static func request(_ head: HTTPRequestHead, host: String, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 256 + head.uri.utf8.count + head.headers.count * 48)
-        buffer.writeString("GET ")
-        buffer.writeString(head.uri)
-        buffer.writeString(" HTTP/1.1\r\nHost: ")
-        buffer.writeString(host)
-        buffer.writeString("\r\n")
-        for (name, value) in head.headers {
-            buffer.writeString(name)
-            buffer.writeString(": ")
-            buffer.writeString(value)
-            buffer.writeString("\r\n")
-        }
-        buffer.writeString("\r\n")
-        return buffer
-    }
-
     /// A response head plus optional body, with `Content-Length` when there is a body.
     static func response(
         status: HTTPResponseStatus, headers: HTTPHeaders, body: String?, allocator: ByteBufferAllocator

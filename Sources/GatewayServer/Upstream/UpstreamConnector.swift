@@ -65,6 +65,9 @@ struct UpstreamConnector {
         let hostHeader = (target.secure && target.endpoint.port == 443) || (!target.secure && target.endpoint.port == 80)
             ? target.endpoint.host : target.endpoint.description
         let responsePromise = eventLoop.makePromise(of: HTTPResponseHead.self)
+        // The decoder observes the request head it answers (it must know a 101 answers a GET), so
+        // the request goes out through NIO's encoder rather than as raw bytes.
+        let encoder = HTTPRequestEncoder()
         let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
         let handshake = UpstreamHandshakeHandler(request: head, host: hostHeader, response: responsePromise)
         let remaining = deadline - .now()
@@ -86,6 +89,7 @@ struct UpstreamConnector {
                         let handler = try NIOSSLClientHandler(context: tls, serverHostname: UpstreamTLS.sniName(target.endpoint.host))
                         try sync.addHandler(handler)
                     }
+                    try sync.addHandler(encoder)
                     try sync.addHandler(decoder)
                     try sync.addHandler(handshake)
                 }
@@ -117,7 +121,7 @@ struct UpstreamConnector {
                         if state.value.timedOut {
                             channel.close(promise: nil)
                         } else {
-                            promise.succeed(UpstreamConnection(channel: channel, head: response, handshakeHandlers: [handshake, decoder]))
+                            promise.succeed(UpstreamConnection(channel: channel, head: response, handshakeHandlers: [handshake, encoder, decoder]))
                         }
                     case .success(let response):
                         channel.close(promise: nil)
@@ -141,7 +145,7 @@ struct UpstreamConnector {
 /// Sends the rewritten request once connected and reports the backend's response head.
 final class UpstreamHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = ByteBuffer
+    typealias OutboundOut = HTTPClientRequestPart
 
     private let request: HTTPRequestHead
     private let host: String
@@ -155,14 +159,32 @@ final class UpstreamHandshakeHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(HTTPWire.request(request, host: host, allocator: context.channel.allocator)), promise: nil)
+        var head = request
+        head.headers.replaceOrAdd(name: "Host", value: host)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         context.fireChannelActive()
     }
 
+    private var head: HTTPResponseHead?
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(let head) = unwrapInboundIn(data), !answered else { return }
-        answered = true
-        response.succeed(head)
+        guard !answered else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head) where head.status == .switchingProtocols:
+            // Report at `.end`: the decoder emits that part next, and it must not reach the relay.
+            self.head = head
+        case .head(let head):
+            answered = true
+            response.succeed(head)
+        case .end:
+            if let head {
+                answered = true
+                response.succeed(head)
+            }
+        case .body:
+            break
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

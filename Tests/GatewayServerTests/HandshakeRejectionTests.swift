@@ -1,0 +1,194 @@
+import Foundation
+import GatewayAuth
+import GatewayServer
+import GatewayTesting
+import NIOCore
+import NIOPosix
+import Testing
+
+/// Every row of PRODUCT.md's pipeline table, through a real gateway on loopback.
+@Suite struct HandshakeRejectionTests {
+    static let upgrade: [(String, String)] = []
+
+    /// One rejection scenario: what to send, what must come back.
+    struct Case: CustomTestStringConvertible, Sendable {
+        var name: String
+        var path = "/ws/chat"
+        var headers: [(String, String)] = []
+        var upgradeHeaders = true
+        var rawRequest: String?
+        var status: Int
+        var reason: String
+        var testDescription: String { name }
+    }
+
+    static func cases() throws -> [Case] {
+        let valid = try GatewayHarness.token()
+        let expired = try GatewayHarness.token(ttl: -120)
+        let otherSecret = try GatewayHarness.token(secret: Array("another-secret-that-is-long-enough!!".utf8))
+        let unknownKid = try GatewayHarness.token(kid: "nope")
+        let guest = try GatewayHarness.token(["role": .string("guest")])
+        return [
+            Case(name: "unknown path", path: "/nope", status: 404, reason: "route_not_found"),
+            Case(name: "prefix does not match a longer word", path: "/ws/roomsX", status: 404, reason: "route_not_found"),
+            Case(name: "POST", rawRequest: "POST /ws/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", status: 405, reason: "method_not_allowed"),
+            Case(name: "not an upgrade", upgradeHeaders: false, status: 400, reason: "bad_handshake"),
+            Case(name: "bad key", rawRequest: "GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n", status: 400, reason: "bad_handshake"),
+            Case(name: "version 8", rawRequest: "GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n", status: 426, reason: "unsupported_version"),
+            Case(name: "origin", path: "/ws/origin", headers: [("Origin", "https://evil.example")], status: 403, reason: "origin_forbidden"),
+            Case(name: "no token", status: 401, reason: "token_missing"),
+            Case(name: "garbage token", headers: [("Authorization", "Bearer abc.def")], status: 401, reason: "token_malformed"),
+            Case(name: "two tokens", path: "/ws/chat?access_token=\(expired)", headers: [("Authorization", "Bearer \(valid)")], status: 401, reason: "token_conflict"),
+            Case(name: "wrong key", headers: [("Authorization", "Bearer \(otherSecret)")], status: 401, reason: "signature_invalid"),
+            Case(name: "unknown kid", headers: [("Authorization", "Bearer \(unknownKid)")], status: 401, reason: "unknown_key"),
+            Case(name: "expired", headers: [("Authorization", "Bearer \(expired)")], status: 401, reason: "token_expired"),
+            Case(name: "claim forbidden", path: "/ws/admin", headers: [("Authorization", "Bearer \(guest)")], status: 403, reason: "claim_forbidden"),
+            Case(name: "backend down", path: "/ws/down", headers: [("Authorization", "Bearer \(valid)")], status: 502, reason: "upstream_unavailable"),
+            Case(name: "header overflow", headers: [("X-Big", String(repeating: "a", count: 20_000))], status: 431, reason: "headers_too_large"),
+        ]
+    }
+
+    static func routes(backendPort: Int, downPort: Int) -> [RouteConfiguration] {
+        let backend = UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: backendPort), path: "/")
+        return [
+            RouteConfiguration(pattern: .exact("/ws/chat"), upstreams: [backend]),
+            RouteConfiguration(pattern: .prefix("/ws/rooms"), upstreams: [backend]),
+            RouteConfiguration(pattern: .exact("/ws/origin"), upstreams: [backend], auth: .none, allowedOrigins: ["https://app.example"]),
+            RouteConfiguration(pattern: .exact("/ws/admin"), upstreams: [backend],
+                               requirements: ClaimRequirements(claims: [ClaimRequirement(path: "role", allowed: [.string("admin")])])),
+            RouteConfiguration(pattern: .exact("/ws/down"), upstreams: [UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: downPort))]),
+        ]
+    }
+
+    @Test(arguments: try cases())
+    func rejection(_ scenario: Case) async throws {
+        let downPort = try await freePort()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            let config = try GatewayHarness.configuration(routes: Self.routes(backendPort: backendPort, downPort: downPort))
+            try await GatewayHarness.withGateway(config) { gateway, port in
+                let response: TestHandshakeResponse
+                if let raw = scenario.rawRequest {
+                    response = try await TestWebSocketClient.connectRaw(port: port, request: Array(raw.utf8)).0
+                } else {
+                    response = try await TestWebSocketClient.connect(
+                        port: port, path: scenario.path, headers: scenario.headers, upgradeHeaders: scenario.upgradeHeaders
+                    ).0
+                }
+                #expect(response.status == scenario.status)
+                #expect(response.body == "{\"status\":\(scenario.status),\"reason\":\"\(scenario.reason)\"}")
+                let challenge = response.headers.first(name: "WWW-Authenticate")
+                if scenario.status == 401 {
+                    #expect(challenge?.hasPrefix("Bearer") == true)
+                    #expect((challenge?.contains("invalid_token") ?? false) == (scenario.reason != "token_missing"))
+                }
+                if scenario.reason == "claim_forbidden" { #expect(challenge?.contains("insufficient_scope") == true) }
+                if scenario.status == 426 { #expect(response.headers.first(name: "Sec-WebSocket-Version") == "13") }
+                let recent = gateway.rejectionLog.recent(limit: 10)
+                #expect(recent.last?.reason == scenario.reason)
+                #expect(recent.last?.status == scenario.status)
+                // The log line never holds a token or a query string.
+                let line = recent.last?.jsonLine() ?? ""
+                #expect(!line.contains("eyJ"))
+                #expect(recent.last?.path?.contains("?") != true)
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
+    @Test func upstreamRefusalIsRelayedWithItsStatus() async throws {
+        // A real HTTP server that is not a WebSocket backend: the gateway's own admin listener.
+        let adminProbe = try GatewayHarness.configuration(routes: [])
+        var adminConfig = adminProbe
+        adminConfig.admin = AdminConfiguration(endpoint: SocketEndpoint(host: "127.0.0.1", port: 0))
+        adminConfig.routes = [RouteConfiguration(pattern: .exact("/x"), upstreams: [UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: 1))])]
+        try await GatewayHarness.withGateway(adminConfig) { adminGateway, _ in
+            let adminPort = adminGateway.adminAddress!.port!
+            let config = try GatewayHarness.configuration(routes: [
+                RouteConfiguration(pattern: .exact("/ws"), upstreams: [UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: adminPort), path: "/no-such")], auth: .none)
+            ])
+            try await GatewayHarness.withGateway(config) { gateway, port in
+                let (response, _) = try await TestWebSocketClient.connect(port: port, path: "/ws")
+                #expect(response.status == 404)
+                #expect(response.body.contains("upstream_refused"))
+                #expect(gateway.rejectionLog.recent(limit: 1).first?.reason == "upstream_refused")
+            }
+        }
+    }
+
+    @Test func silentUpstreamTimesOut() async throws {
+        // A listener that accepts and never answers.
+        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { silent.close(promise: nil) }
+        let config = try GatewayHarness.configuration(
+            routes: [RouteConfiguration(pattern: .exact("/ws"), upstreams: [UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: silent.localAddress!.port!))], auth: .none)],
+            limits: Limits(upstreamTimeout: .milliseconds(300))
+        )
+        try await GatewayHarness.withGateway(config) { gateway, port in
+            let (response, _) = try await TestWebSocketClient.connect(port: port, path: "/ws")
+            #expect(response.status == 504)
+            #expect(response.body.contains("upstream_timeout"))
+            #expect(await GatewayHarness.settle(gateway))
+        }
+    }
+
+    @Test func slowlorisGets408WhileOthersAreServed() async throws {
+        try await GatewayHarness.withEchoBackend { backendPort in
+            let config = try GatewayHarness.configuration(
+                routes: [RouteConfiguration(pattern: .exact("/ws"), upstreams: [UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: backendPort))], auth: .none)],
+                limits: Limits(handshakeTimeout: .milliseconds(400))
+            )
+            try await GatewayHarness.withGateway(config) { gateway, port in
+                async let slow = TestWebSocketClient.connectRaw(port: port, request: Array("GET /ws HTTP/1.1\r\nHost: x\r\n".utf8))
+                let (ok, client) = try await TestWebSocketClient.connect(port: port, path: "/ws")
+                #expect(ok.status == 101)
+                #expect(await client?.nextText()?.hasPrefix("GET / HTTP/1.1") == true)
+                await client?.abort()
+                let (late, _) = try await slow
+                #expect(late.status == 408)
+                #expect(late.body.contains("handshake_timeout"))
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
+    @Test func rateLimitAndConnectionCap() async throws {
+        try await GatewayHarness.withEchoBackend { backendPort in
+            let backend = UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: backendPort))
+            let config = try GatewayHarness.configuration(
+                routes: [RouteConfiguration(pattern: .exact("/ws"), upstreams: [backend], auth: .none, maxConnections: 1)],
+                limits: Limits(maxHandshakesPerIPPerSecond: 1000)
+            )
+            try await GatewayHarness.withGateway(config) { gateway, port in
+                let (first, client) = try await TestWebSocketClient.connect(port: port, path: "/ws")
+                #expect(first.status == 101)
+                let (second, _) = try await TestWebSocketClient.connect(port: port, path: "/ws")
+                #expect(second.status == 503)
+                #expect(second.body.contains("connection_limit"))
+                await client?.abort()
+                #expect(await GatewayHarness.settle(gateway))
+            }
+            var limited = try GatewayHarness.configuration(routes: [RouteConfiguration(pattern: .exact("/ws"), upstreams: [backend], auth: .none)])
+            limited.limits.maxHandshakesPerIPPerSecond = 2
+            try await GatewayHarness.withGateway(limited) { gateway, port in
+                var statuses: [Int] = []
+                for _ in 0..<6 {
+                    let (response, client) = try await TestWebSocketClient.connect(port: port, path: "/ws")
+                    statuses.append(response.status)
+                    if response.status == 429 { #expect(response.headers.first(name: "Retry-After") != nil) }
+                    await client?.abort()
+                }
+                #expect(statuses.contains(429))
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+}
+
+/// A port nothing listens on (bound, read, released).
+func freePort() async throws -> Int {
+    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+    let port = channel.localAddress!.port!
+    try await channel.close()
+    return port
+}

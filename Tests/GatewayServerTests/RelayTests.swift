@@ -1,0 +1,217 @@
+import Foundation
+import GatewayAuth
+import GatewayServer
+import GatewayTesting
+import NIOCore
+import NIOPosix
+import NIOWebSocket
+import Testing
+
+/// Accepted connections end to end: token sources, injected headers, and the frame relay.
+@Suite struct RelayTests {
+    static func chatConfig(backendPort: Int, limits: Limits = Limits()) throws -> GatewayConfiguration {
+        let backend = UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: backendPort), path: "/backend")
+        return try GatewayHarness.configuration(routes: [
+            RouteConfiguration(pattern: .exact("/ws/chat"), upstreams: [backend],
+                               claimsToHeaders: [ClaimHeader(claim: "sub", header: "X-User-Id"), ClaimHeader(claim: "org.id", header: "X-Org-Id")]),
+            RouteConfiguration(pattern: .prefix("/ws/rooms"), upstreams: [backend], auth: .optional),
+        ], limits: limits)
+    }
+
+    /// Connects with `headers`, expects 101, and returns the client and the backend's greeting.
+    static func open(port: Int, path: String = "/ws/chat", headers: [(String, String)]) async throws -> (TestWebSocketClient, TestHandshakeResponse, String) {
+        let (response, client) = try await TestWebSocketClient.connect(port: port, path: path, headers: headers)
+        #expect(response.status == 101, "body: \(response.body)")
+        let client2 = try #require(client)
+        let greeting = try #require(await client2.nextText())
+        return (client2, response, greeting)
+    }
+
+    @Test func headerTokenInjectsClaimsAndStripsSpoofs() async throws {
+        let token = try GatewayHarness.token(["org": .object(["id": .integer(42)])])
+        try await GatewayHarness.withEchoBackend { backendPort in
+            try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in
+                let (client, response, greeting) = try await Self.open(port: port, headers: [
+                    ("Authorization", "Bearer \(token)"), ("X-User-Id", "mallory"), ("X-JWT-Claims", "forged"),
+                    ("X-Forwarded-For", "6.6.6.6"),
+                ])
+                #expect(response.headers.first(name: "Sec-WebSocket-Accept") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+                #expect(greeting.hasPrefix("GET /backend HTTP/1.1\n"))
+                #expect(greeting.contains("X-User-Id: alice\n"))
+                #expect(greeting.contains("X-Org-Id: 42\n"))
+                #expect(!greeting.contains("mallory"))
+                #expect(!greeting.contains("forged"))
+                #expect(!greeting.contains("6.6.6.6"))
+                #expect(greeting.contains("X-Forwarded-For: 127.0.0.1\n"))
+                #expect(!greeting.contains(token))
+                #expect(!greeting.lowercased().contains("authorization"))
+
+                try await client.send(text: "hello")
+                #expect(await client.nextText() == "Recv: hello")
+                let blob = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+                try await client.send(.binary, blob)
+                #expect(await client.next() == .frame(opcode: .binary, fin: true, data: blob))
+                // A fragmented message is reassembled by the backend and echoed whole.
+                try await client.send(.text, Array("frag".utf8), fin: false)
+                try await client.send(.continuation, Array("ment".utf8), fin: true)
+                #expect(await client.nextText() == "Recv: fragment")
+                try await client.send(.ping, Array("p1".utf8))
+                #expect(await client.next() == .frame(opcode: .pong, fin: true, data: Array("p1".utf8)))
+                try await client.sendClose(code: 1000, reason: "done")
+                #expect(await client.next() == .frame(opcode: .connectionClose, fin: true, data: [0x03, 0xe8]))
+                #expect(await client.next() == .closed)
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
+    @Test func queryCookieAndSubprotocolTokensNeverReachTheBackend() async throws {
+        let token = try GatewayHarness.token()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in
+                let (c1, _, viaQuery) = try await Self.open(port: port, path: "/ws/chat?room=7&access_token=\(token)", headers: [])
+                #expect(viaQuery.hasPrefix("GET /backend?room=7 HTTP/1.1\n"))
+                #expect(!viaQuery.contains(token))
+                await c1.abort()
+
+                let (c2, _, viaCookie) = try await Self.open(port: port, headers: [("Cookie", "theme=dark; wsgate_token=\(token)")])
+                #expect(viaCookie.contains("Cookie: theme=dark\n"))
+                #expect(!viaCookie.contains(token))
+                await c2.abort()
+
+                let (c3, response, viaProtocol) = try await Self.open(port: port, headers: [("Sec-WebSocket-Protocol", "bearer, \(token)")])
+                #expect(response.headers.first(name: "Sec-WebSocket-Protocol") == "bearer")
+                #expect(!viaProtocol.contains(token))
+                #expect(!viaProtocol.lowercased().contains("sec-websocket-protocol"))
+                await c3.abort()
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
+    @Test func prefixRouteMapsTheRemainderAndOptionalAuthAllowsNoToken() async throws {
+        try await GatewayHarness.withEchoBackend { backendPort in
+            try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in
+                let (client, _, greeting) = try await Self.open(port: port, path: "/ws/rooms/42", headers: [])
+                #expect(greeting.hasPrefix("GET /backend/42 HTTP/1.1\n"))
+                await client.abort()
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
+    @Test func earlyFramesAreHeldNotDropped() async throws {
+        let token = try GatewayHarness.token()
+        // A masked text frame "early", sent in the same write as the request head.
+        let key: [UInt8] = [1, 2, 3, 4]
+        let payload = Array("early".utf8).enumerated().map { $0.element ^ key[$0.offset % 4] }
+        let frame: [UInt8] = [0x81, 0x80 | 5] + key + payload
+        try await GatewayHarness.withEchoBackend { backendPort in
+            try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in
+                let (response, client) = try await TestWebSocketClient.connect(
+                    port: port, path: "/ws/chat", headers: [("Authorization", "Bearer \(token)")], earlyBytes: frame
+                )
+                #expect(response.status == 101)
+                let client2 = try #require(client)
+                _ = await client2.nextText()  // greeting
+                #expect(await client2.nextText() == "Recv: early")
+                await client2.abort()
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
+    @Test func backendCloseAndNihao() async throws {
+        let token = try GatewayHarness.token()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in
+                let (client, _, _) = try await Self.open(port: port, headers: [("Authorization", "Bearer \(token)")])
+                try await client.send(text: "nihao")
+                #expect(await client.next() == .frame(opcode: .connectionClose, fin: true, data: [0x03, 0xe8] + Array("bye alice".utf8)))
+                #expect(await client.next() == .closed)
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
+    @Test func backendKilledMidStreamGives1011() async throws {
+        let token = try GatewayHarness.token()
+        // A backend with its own event loop: shutting it down drops its sockets without close frames.
+        let backend = try await EchoBackend.start(host: "127.0.0.1", port: 0)
+        try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backend.localAddress!.port!)) { gateway, port in
+            let (client, _, _) = try await Self.open(port: port, headers: [("Authorization", "Bearer \(token)")])
+            try await backend.shutdown()
+            #expect(await client.next() == .frame(opcode: .connectionClose, fin: true, data: [0x03, 0xf3] + Array("upstream closed".utf8)))
+            #expect(await client.next() == .closed)
+            #expect(await GatewayHarness.settle(gateway))
+        }
+    }
+
+    @Test func clientVanishingReleasesEverything() async throws {
+        let token = try GatewayHarness.token()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in
+                for _ in 0..<5 {
+                    let (client, _, _) = try await Self.open(port: port, headers: [("Authorization", "Bearer \(token)")])
+                    await client.abort()
+                }
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
+    @Test func oversizeFrameGets1009() async throws {
+        let token = try GatewayHarness.token()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            let config = try Self.chatConfig(backendPort: backendPort, limits: Limits(maxFrameBytes: 1024))
+            try await GatewayHarness.withGateway(config) { gateway, port in
+                let (client, _, _) = try await Self.open(port: port, headers: [("Authorization", "Bearer \(token)")])
+                try await client.send(text: "small")
+                #expect(await client.nextText() == "Recv: small")
+                try await client.send(.binary, [UInt8](repeating: 7, count: 2000))
+                guard case .frame(.connectionClose, _, let data) = await client.next() else {
+                    Issue.record("expected a close frame")
+                    return
+                }
+                #expect(Array(data.prefix(2)) == [0x03, 0xf1])
+                #expect(await client.next() == .closed)
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
+    @Test func tokenExpiryClosesWith4001() async throws {
+        // exp is whole seconds: a token with two seconds left closes within about three.
+        let token = try GatewayHarness.token(ttl: 2)
+        try await GatewayHarness.withEchoBackend { backendPort in
+            try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in
+                let (client, _, _) = try await Self.open(port: port, headers: [("Authorization", "Bearer \(token)")])
+                let started = ContinuousClock.now
+                #expect(await client.next() == .frame(opcode: .connectionClose, fin: true, data: [0x0f, 0xa1] + Array("token expired".utf8)))
+                #expect(ContinuousClock.now - started < .seconds(5))
+                try? await client.sendClose(code: 4001)
+                #expect(await client.next() == .closed)
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
+    @Test func drainSends1001() async throws {
+        let token = try GatewayHarness.token()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            var logger = Logger(label: "t")
+            logger.logLevel = .critical
+            let gateway = try await Gateway.start(configuration: try Self.chatConfig(backendPort: backendPort), group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+            let port = gateway.listeningAddresses[0].port!
+            let (client, _, _) = try await Self.open(port: port, headers: [("Authorization", "Bearer \(token)")])
+            async let drained: Void = gateway.shutdown(drainTimeout: .seconds(5))
+            #expect(await client.next() == .frame(opcode: .connectionClose, fin: true, data: [0x03, 0xe9] + Array("going away".utf8)))
+            try? await client.sendClose(code: 1001)
+            #expect(await client.next() == .closed)
+            try await drained
+            #expect(gateway.relayedConnections == 0)
+        }
+    }
+}
+
+import Logging
