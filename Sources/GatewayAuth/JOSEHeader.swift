@@ -42,9 +42,16 @@ struct JOSEHeader {
             if alg.lowercased() == "none" {
                 throw TokenError(.algorithmNotAllowed, "alg none is never accepted (RFC 8725 §3.1)", kid: kid)
             }
-            throw TokenError(.algorithmNotAllowed, "alg \(printable(alg)) is not supported", kid: kid)
+            throw TokenError(.algorithmNotAllowed, "alg \(algorithmName(alg)) is not supported", kid: kid)
         }
         return JOSEHeader(algorithm: algorithm, kid: kid)
+    }
+
+    /// An unsupported `alg` as it may appear in a detail: names shaped like JOSE algorithm
+    /// identifiers (RFC 7518 §3.1, e.g. ES512, ES256K, Ed448) are echoed, anything else is not.
+    static func algorithmName(_ alg: String) -> String {
+        let shaped = alg.utf8.count <= 12 && alg.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || ("A"..."Z").contains($0) || ("a"..."z").contains($0) || $0 == "-" }
+        return shaped ? alg : "(unrecognised)"
     }
 
     /// A header value safe to echo in a detail: at most 20 printable ASCII characters.

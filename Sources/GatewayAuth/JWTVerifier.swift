@@ -11,6 +11,8 @@ public struct JWTVerifier: Sendable {
     public let keys: [VerificationKey]
     /// Claim checks.
     public let policy: VerificationPolicy
+    /// Headers already parsed, by their base64url text.
+    private let headerCache = JOSEHeaderCache()
 
     /// Creates a verifier.
     public init(keys: KeySet, policy: VerificationPolicy) {
@@ -62,10 +64,19 @@ public struct JWTVerifier: Sendable {
             let header = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<headerLength])
             let signature = UnsafeMutableRawBufferPointer(rebasing: scratch[headerLength...])
             do throws(TokenError) {
-                guard Base64URL.decode(headerText, into: header) == headerLength else { throw Self.notBase64("header") }
+                let cached = headerCache.header(for: headerText)
+                if cached == nil {
+                    guard Base64URL.decode(headerText, into: header) == headerLength else { throw Self.notBase64("header") }
+                }
                 guard let payload = Base64URL.decode(input: payloadText) else { throw Self.notBase64("payload") }
                 guard Base64URL.decode(signatureText, into: signature) == signatureLength else { throw Self.notBase64("signature") }
-                let jose = try JOSEHeader.parse(UnsafeRawBufferPointer(header))
+                let jose: JOSEHeader
+                if let cached {
+                    jose = cached
+                } else {
+                    jose = try JOSEHeader.parse(UnsafeRawBufferPointer(header))
+                    headerCache.store(jose, for: headerText)
+                }
                 try verifySignature(UnsafeRawBufferPointer(signature), over: signingInput, header: jose)
                 return .success(try checkClaims(payload, header: jose, now: now))
             } catch {
@@ -120,29 +131,28 @@ public struct JWTVerifier: Sendable {
             throw TokenError(.malformed, "the claims set is not a JSON object (RFC 7519 §7.2)", kid: kid)
         }
 
-        var issuer: String? = nil
-        var subject: String? = nil
-        if let value = document.member("iss") {
-            guard let text = JSONDocument.string(value) else { throw TokenError(.malformed, "iss is not a string (RFC 7519 §4.1.1)", kid: kid) }
-            issuer = text
+        // iss and sub must be strings (RFC 7519 §4.1.1, §4.1.2); their text is only built into
+        // Swift strings for a refusal, which reports them.
+        let issuerValue = document.member("iss")
+        let subjectValue = document.member("sub")
+        if let issuerValue, wsgate_json_type(issuerValue) != JSON_STRING {
+            throw TokenError(.malformed, "iss is not a string (RFC 7519 §4.1.1)", kid: kid)
         }
-        if let value = document.member("sub") {
-            guard let text = JSONDocument.string(value) else { throw TokenError(.malformed, "sub is not a string (RFC 7519 §4.1.2)", kid: kid, issuer: issuer) }
-            subject = text
+        if let subjectValue, wsgate_json_type(subjectValue) != JSON_STRING {
+            throw TokenError(.malformed, "sub is not a string (RFC 7519 §4.1.2)", kid: kid, issuer: issuerValue.flatMap(JSONDocument.string))
         }
         func fail(_ reason: TokenFailure, _ detail: String) -> TokenError {
-            TokenError(reason, detail, kid: kid, issuer: issuer, subject: subject)
+            TokenError(reason, detail, kid: kid, issuer: issuerValue.flatMap(JSONDocument.string),
+                       subject: subjectValue.flatMap(JSONDocument.string))
         }
         let leeway = Double(policy.leewaySeconds)
 
         // RFC 7519 §4.1.4: the current time MUST be before exp.
-        var expiresAt: Double? = nil
         if let value = document.member("exp") {
             guard let exp = JSONDocument.number(value) else { throw fail(.malformed, "exp is not a NumericDate (RFC 7519 §4.1.4)") }
             if now >= exp + leeway {
                 throw fail(.expired, "expired \(Self.seconds(now - exp)) s ago\(leewayNote)")
             }
-            expiresAt = exp
         }
         // RFC 7519 §4.1.5: the current time MUST be after or equal to nbf.
         if let value = document.member("nbf") {
@@ -155,8 +165,10 @@ public struct JWTVerifier: Sendable {
             throw fail(.malformed, "iat is not a NumericDate (RFC 7519 §4.1.6)")
         }
         if !policy.issuers.isEmpty {
-            guard let issuer else { throw fail(.issuerMismatch, "the token has no iss") }
-            guard policy.issuers.contains(issuer) else { throw fail(.issuerMismatch, "iss is not an accepted issuer") }
+            guard let issuerValue else { throw fail(.issuerMismatch, "the token has no iss") }
+            guard policy.issuers.contains(where: { JSONDocument.string(issuerValue, equals: $0) }) else {
+                throw fail(.issuerMismatch, "iss is not an accepted issuer")
+            }
         }
         // RFC 7519 §4.1.3: aud is a string or an array of strings; one must be ours.
         var audienceMatched = false
@@ -181,8 +193,7 @@ public struct JWTVerifier: Sendable {
         if !policy.audiences.isEmpty && !audienceMatched {
             throw fail(.audienceMismatch, audiencePresent ? "aud names none of the accepted audiences" : "the token has no aud")
         }
-        return VerifiedToken(algorithm: header.algorithm, kid: kid, issuer: issuer, subject: subject,
-                             expiresAt: expiresAt, payload: payload, document: document)
+        return VerifiedToken(algorithm: header.algorithm, kid: kid, payload: payload, document: document)
     }
 
     /// " (leeway 30 s)" when there is a leeway.

@@ -9,39 +9,33 @@ public struct VerifiedToken: Sendable {
     public let algorithm: JWTAlgorithm
     /// The header's `kid`, when present.
     public let kid: String?
-    /// `iss`, when present (always a string: verification refuses other types).
-    public let issuer: String?
-    /// `sub`, when present (always a string).
-    public let subject: String?
-    /// `exp` in seconds since the epoch, when present.
-    public let expiresAt: Double?
     /// The payload JSON exactly as signed (for `forward_payload_header`).
     public let payload: [UInt8]
     /// The parsed claims.
     let document: ClaimsDocument
 
     /// Made by the verifier.
-    init(algorithm: JWTAlgorithm, kid: String?, issuer: String?, subject: String?, expiresAt: Double?, payload: [UInt8], document: ClaimsDocument) {
+    init(algorithm: JWTAlgorithm, kid: String?, payload: [UInt8], document: ClaimsDocument) {
         self.algorithm = algorithm
         self.kid = kid
-        self.issuer = issuer
-        self.subject = subject
-        self.expiresAt = expiresAt
         self.payload = payload
         self.document = document
     }
 
-    /// Wraps already verified parts (for tests of code that consumes tokens). `iss`, `sub` and
-    /// `exp` are read from `claims`.
+    /// Wraps already verified parts (for tests of code that consumes tokens).
     public init(algorithm: JWTAlgorithm, kid: String?, claims: [String: JSONValue], payload: [UInt8]) {
         self.algorithm = algorithm
         self.kid = kid
-        self.issuer = claims["iss"]?.stringValue
-        self.subject = claims["sub"]?.stringValue
-        self.expiresAt = claims["exp"]?.doubleValue
         self.payload = payload
         self.document = ClaimsDocument(parsing: Array(JSONValue.object(claims).jsonText.utf8))
     }
+
+    /// `iss`, when present (always a string in a verified token: other types are refused).
+    public var issuer: String? { document.member("iss").flatMap(JSONDocument.string) }
+    /// `sub`, when present (always a string in a verified token).
+    public var subject: String? { document.member("sub").flatMap(JSONDocument.string) }
+    /// `exp` in seconds since the epoch, when present.
+    public var expiresAt: Double? { document.member("exp").flatMap(JSONDocument.number) }
 
     /// The verified claims set (converted on each access; prefer `value(at:)` for a few claims).
     public var claims: [String: JSONValue] { JSONDocument.object(document.root) }
