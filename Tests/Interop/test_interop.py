@@ -45,14 +45,18 @@ def ws_connect(gateway, path: str, headers: dict | None = None, **kw):
     return connect(gateway.url(path), additional_headers=headers or {}, **kw)
 
 
-async def first_report(ws) -> dict:
+async def first_message(ws):
     """The backend's first message, which it sends right after its 101 (often in the same TCP
     segment, so it reaches wsgate in the same read as the 101 head)."""
     try:
-        return json.loads(await asyncio.wait_for(ws.recv(), T))
+        return await asyncio.wait_for(ws.recv(), T)
     except asyncio.TimeoutError:
         raise AssertionError(f"the backend's first message (sent right after its 101) did not reach the client "
                              f"within {T}s; the backend sent it (direct connections get it at once)") from None
+
+
+async def first_report(ws) -> dict:
+    return json.loads(await first_message(ws))
 
 
 def header_values(report: dict, name: str) -> list[str]:
@@ -536,7 +540,7 @@ def test_wsgate_echo_backend_through_gateway(gateway, echo_backend_port, minter)
 
     async def go():
         async with ws_connect(gateway, "/wsgate-echo", bearer(token)) as ws:
-            first = await asyncio.wait_for(ws.recv(), T)
+            first = await first_message(ws)
             await ws.send("hi")
             recv = await asyncio.wait_for(ws.recv(), T)
             await ws.send(b"\x00\xffbinary")
