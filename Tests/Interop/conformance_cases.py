@@ -180,7 +180,7 @@ add("3.2", "text, then text with RSV = 2, then ping",
 add("3.3", "text, then text with RSV = 3, then ping, frame-wise",
     lambda s: s.framewise(s.f(OP_TEXT, "Hello, world!")).expect()
     .send(s.f(OP_TEXT, "Hello, world!", rsv=3) + s.f(OP_PING, "Hello, world!")).end())
-add("3.4", "text, then text with RSV = 4, then ping, octet-wise",
+add("3.4", "text, then text with RSV = 4, both octet-wise",
     lambda s: s.octets(s.f(OP_TEXT, "Hello, world!")).expect()
     .octets(s.f(OP_TEXT, "Hello, world!", rsv=4)).end())
 add("3.5", "binary with RSV = 5", lambda s: s.send(s.f(OP_BINARY, bytes(range(8)), rsv=5)).end())
