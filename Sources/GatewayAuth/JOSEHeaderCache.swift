@@ -32,6 +32,7 @@ final class JOSEHeaderCache: @unchecked Sendable {
     private var entries: [Entry] = []
     private var next = 0
 
+    /// An empty cache.
     init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())

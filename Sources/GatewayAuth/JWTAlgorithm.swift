@@ -3,10 +3,15 @@ import COpenSSL
 /// A JWS algorithm wsgate verifies (RFC 7518 §3.1). `none` is deliberately absent
 /// (RFC 8725 §3.1: never accept unsecured tokens).
 public enum JWTAlgorithm: String, Sendable, Hashable, CaseIterable, Codable {
+    /// HMAC with SHA-2 (RFC 7518 §3.2).
     case hs256 = "HS256", hs384 = "HS384", hs512 = "HS512"
+    /// RSASSA-PKCS1-v1_5 with SHA-2 (RFC 7518 §3.3).
     case rs256 = "RS256", rs384 = "RS384", rs512 = "RS512"
+    /// RSASSA-PSS with SHA-2, MGF1 on the same hash, salt as long as the hash (RFC 7518 §3.5).
     case ps256 = "PS256", ps384 = "PS384", ps512 = "PS512"
+    /// ECDSA on P-256 with SHA-256, and on P-384 with SHA-384 (RFC 7518 §3.4).
     case es256 = "ES256", es384 = "ES384"
+    /// EdDSA with Ed25519 (RFC 8037 §3.1).
     case edDSA = "EdDSA"
 
     /// The key family an algorithm belongs to; a key of one family never verifies another's

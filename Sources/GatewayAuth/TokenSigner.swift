@@ -159,8 +159,11 @@ public struct TokenSigner: Sendable {
 /// `@unchecked Sendable` is safe: both properties are `let`, set in init and never changed, and
 /// the key is only read (EVP_DigestSignInit_ex takes its own reference); freed once, in deinit.
 private final class SigningMaterial: @unchecked Sendable {
+    /// The HMAC secret (empty for key pairs).
     let secret: [UInt8]
+    /// The private key, owned (nil for HMAC).
     let pkey: OpaquePointer?
+    /// Takes ownership of `pkey`.
     init(secret: [UInt8], pkey: OpaquePointer?) {
         self.secret = secret
         self.pkey = pkey

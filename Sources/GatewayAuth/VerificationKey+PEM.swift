@@ -45,6 +45,7 @@ struct KeyInfo {
     /// RFC 7518 §3.3: RSA keys of 2048 bits or more.
     static let minimumRSABits: Int32 = 2048
 
+    /// Inspects a key; refuses types and curves wsgate does not verify and RSA under 2048 bits.
     init(_ pkey: OpaquePointer, name: String) throws(KeyError) {
         switch EVP_PKEY_get_base_id(pkey) {
         case EVP_PKEY_RSA:

@@ -15,6 +15,7 @@ public struct VerificationKey: Sendable {
     /// The parsed key and its per-algorithm templates.
     let material: KeyMaterial
 
+    /// A key whose algorithms have already been checked against its material.
     init(id: String?, algorithms: Set<JWTAlgorithm>, material: KeyMaterial) {
         self.id = id
         self.algorithms = algorithms

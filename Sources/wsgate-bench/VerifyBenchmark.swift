@@ -58,18 +58,26 @@ struct VerifyBenchmark: ParsableCommand {
 
     /// The JSON document.
     struct Report: Codable {
+        /// The benchmark token's length.
         var tokenBytes: Int
+        /// Its claims set's length (compact JSON).
         var claimsBytes: Int
+        /// Seconds per measured run.
         var secondsPerRun: Double
+        /// Runs per algorithm.
         var runs: Int
+        /// `openssl version`.
         var opensslVersion: String?
+        /// One row per algorithm.
         var rows: [Row]
     }
 
+    /// Refuses non-positive durations and counts.
     mutating func validate() throws {
         guard seconds > 0, runs > 0, opensslSeconds > 0 else { throw ValidationError("seconds and runs must be positive") }
     }
 
+    /// Measures every algorithm and prints the table (or JSON).
     func run() throws {
         let now = Date().timeIntervalSince1970
         let claims = Self.claims(now: now)
@@ -214,17 +222,20 @@ struct VerifyBenchmark: ParsableCommand {
         }
     }
 
+    /// CLOCK_MONOTONIC in nanoseconds, for the HMAC baseline loop.
     static func nanoseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
+    /// A duration in seconds.
     static func seconds(_ duration: Duration) -> Double {
         let (s, attos) = duration.components
         return Double(s) + Double(attos) / 1e18
     }
 
+    /// The median (the mean of the middle two for an even count).
     static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         guard !sorted.isEmpty else { return 0 }
@@ -233,9 +244,13 @@ struct VerifyBenchmark: ParsableCommand {
 
     /// verify/s figures parsed from `openssl speed`.
     struct SpeedFigures {
+        /// rsa2048 verify/s.
         var rsa2048: Double?
+        /// ecdsap256 verify/s.
         var ecdsaP256: Double?
+        /// ed25519 verify/s.
         var ed25519: Double?
+        /// `openssl version`.
         var version: String?
 
         /// The mean of two measurements (either alone when the other is missing).
@@ -303,6 +318,7 @@ struct VerifyBenchmark: ParsableCommand {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// The human table: figures right-aligned, words left-aligned.
     static func printTable(_ report: Report) {
         print("")
         print("token \(report.tokenBytes) bytes (claims \(report.claimsBytes) bytes); one thread; median of \(report.runs) × \(report.secondsPerRun) s")

@@ -5,6 +5,7 @@ import Testing
 /// One `JWTVerifier` used from many threads at once: per-call OpenSSL contexts are copies of the
 /// key's template, so results never bleed between calls.
 struct ConcurrencyTests {
+    /// Eight threads share one verifier over valid and invalid tokens.
     @Test func verifierIsSharedAcrossThreads() throws {
         let set = FixtureSet.shared
         let verifier = set.verifier
@@ -30,6 +31,8 @@ final class Counter: @unchecked Sendable {
     // Safe: `count` is only touched under `lock`.
     private let lock = NSLock()
     private var count = 0
+    /// Adds one.
     func increment() { lock.lock(); count += 1; lock.unlock() }
+    /// The current count.
     var value: Int { lock.lock(); defer { lock.unlock() }; return count }
 }

@@ -4,6 +4,7 @@ import Testing
 /// Tokens minted by PyJWT and joserfc, for every algorithm, verify with keys loaded from PEM
 /// (SubjectPublicKeyInfo) and JWKS.
 struct InteropTests {
+    /// Every interop token verifies, and its claims read back exactly.
     @Test(arguments: FixtureSet.shared.interop)
     func verifies(_ interop: InteropToken) throws {
         let set = FixtureSet.shared

@@ -4,8 +4,10 @@ import Testing
 /// `TokenSigner` mints what `JWTVerifier` accepts, for every algorithm, from PEM files (PKCS#8
 /// and traditional) and from generated keys.
 struct SignerRoundTripTests {
+    /// Claims for the round trips.
     static let claims: [String: JSONValue] = ["sub": "alice", "exp": 4_102_444_800, "org": ["id": 7]]
 
+    /// Every algorithm signs with a generated key and verifies only with its own key.
     @Test(arguments: JWTAlgorithm.allCases)
     func generatedKeyRoundTrip(_ algorithm: JWTAlgorithm) throws {
         let signer = try TokenSigner.generating(algorithm, kid: "gen")
@@ -23,6 +25,7 @@ struct SignerRoundTripTests {
         #expect(error.reason == .signatureInvalid)
     }
 
+    /// PKCS#8 and traditional PEM private keys sign tokens the fixture verifier accepts.
     @Test(arguments: [
         ("rsa-private.pem", JWTAlgorithm.rs256, "rsa"), ("rsa-private-traditional.pem", .ps384, "rsa"),
         ("rsa-private.pem", .rs512, "rsa"), ("rsa-private.pem", .ps256, "rsa"),
@@ -39,6 +42,7 @@ struct SignerRoundTripTests {
         #expect(verified.algorithm == algorithm)
     }
 
+    /// HS256/384/512 with the fixture secret.
     @Test func hmacFromFixtureSecret() throws {
         let set = FixtureSet.shared
         for algorithm in [JWTAlgorithm.hs256, .hs384, .hs512] {
@@ -48,6 +52,7 @@ struct SignerRoundTripTests {
         }
     }
 
+    /// A signer refuses keys that do not fit its algorithm.
     @Test func signerRefusesMismatchedKeys() throws {
         #expect(throws: KeyError.self) { try TokenSigner.privateKey(.es384, pem: FixtureSet.bytes("ec256-private.pem")) }
         #expect(throws: KeyError.self) { try TokenSigner.privateKey(.rs256, pem: FixtureSet.bytes("ec256-private.pem")) }
@@ -56,6 +61,7 @@ struct SignerRoundTripTests {
         #expect(throws: KeyError.self) { try TokenSigner.hmac(.rs256, secret: Array(repeating: 1, count: 64)) }
     }
 
+    /// The header the signer writes, fingerprints and random bytes.
     @Test func headerShape() throws {
         let signer = try TokenSigner.hmac(.hs256, secret: Array(repeating: 1, count: 32), kid: "main")
         #expect(signer.headerJSON == #"{"alg":"HS256","kid":"main","typ":"JWT"}"#)
@@ -69,6 +75,7 @@ struct SignerRoundTripTests {
         #expect(secureRandomBytes(32) != secureRandomBytes(32))
     }
 
+    /// Generated keys export PEM that loads back.
     @Test func generatedKeysExportPEM() throws {
         let signer = try TokenSigner.generating(.es384)
         let pub = try #require(signer.publicKeyPEM)

@@ -9,85 +9,157 @@ struct TokenFixture: Sendable, CustomTestStringConvertible {
     /// The exact refusal, or nil when the token must verify.
     let expected: TokenFailure?
 
+    /// A fixture by name and outcome.
     init(_ name: String, _ expected: TokenFailure?) {
         self.name = name
         self.expected = expected
     }
 
+    /// "expired → token_expired" in test output.
     var testDescription: String { "\(name) → \(expected?.rawValue ?? "ok")" }
 
     /// The token text.
     var token: String { FixtureSet.shared.tokens[name]! }
 
+    /// PyJWT HS256 with every claim right: accepted.
     static let valid = TokenFixture("valid", nil)
+    /// No kid: candidates by alg: accepted.
     static let validRS256NoKid = TokenFixture("validRS256NoKid", nil)
+    /// Valid e s256: accepted.
     static let validES256 = TokenFixture("validES256", nil)
+    /// Jwks key valid: accepted.
     static let jwksKeyValid = TokenFixture("jwksKeyValid", nil)
+    /// Exp 100 s before now: expired.
     static let expired = TokenFixture("expired", .expired)
+    /// Exp + leeway == now: RFC 7519 §4.1.4 wants now strictly before: expired.
     static let expiredAtLeewayEdge = TokenFixture("expiredAtLeewayEdge", .expired)
+    /// One second inside the leeway: accepted.
     static let expiryWithinLeeway = TokenFixture("expiryWithinLeeway", nil)
+    /// Nbf 100 s after now: notYetValid.
     static let notYetValid = TokenFixture("notYetValid", .notYetValid)
+    /// Nbf - leeway == now is valid: accepted.
     static let notBeforeAtLeewayEdge = TokenFixture("notBeforeAtLeewayEdge", nil)
+    /// One second beyond the leeway: notYetValid.
     static let notBeforeBeyondLeeway = TokenFixture("notBeforeBeyondLeeway", .notYetValid)
+    /// Wrong issuer: issuerMismatch.
     static let wrongIssuer = TokenFixture("wrongIssuer", .issuerMismatch)
+    /// Issuers configured, no iss: issuerMismatch.
     static let missingIssuer = TokenFixture("missingIssuer", .issuerMismatch)
+    /// Wrong audience: audienceMismatch.
     static let wrongAudience = TokenFixture("wrongAudience", .audienceMismatch)
+    /// Aud array containing ours: accepted.
     static let audienceArray = TokenFixture("audienceArray", nil)
+    /// Audience array without ours: audienceMismatch.
     static let audienceArrayWithoutOurs = TokenFixture("audienceArrayWithoutOurs", .audienceMismatch)
+    /// Missing audience: audienceMismatch.
     static let missingAudience = TokenFixture("missingAudience", .audienceMismatch)
+    /// Unknown kid: unknownKey.
     static let unknownKid = TokenFixture("unknownKid", .unknownKey)
+    /// Alg none, empty signature (RFC 8725 §3.1): algorithmNotAllowed.
     static let algNone = TokenFixture("algNone", .algorithmNotAllowed)
+    /// Alg None, empty signature (RFC 8725 §3.1): algorithmNotAllowed.
     static let algNoneCapitalized = TokenFixture("algNoneCapitalized", .algorithmNotAllowed)
+    /// Alg NONE, empty signature (RFC 8725 §3.1): algorithmNotAllowed.
     static let algNoneUpper = TokenFixture("algNoneUpper", .algorithmNotAllowed)
+    /// Alg nOnE, empty signature (RFC 8725 §3.1): algorithmNotAllowed.
     static let algNoneMixed = TokenFixture("algNoneMixed", .algorithmNotAllowed)
+    /// Alg none with the valid token's signature attached: algorithmNotAllowed.
     static let algNoneWithSignature = TokenFixture("algNoneWithSignature", .algorithmNotAllowed)
+    /// HMAC with the RSA public key PEM as secret, kid of the RSA key (RFC 8725 §2.1): algorithmNotAllowed.
     static let hs256KeyedWithRSAPublicKey = TokenFixture("hs256KeyedWithRSAPublicKey", .algorithmNotAllowed)
+    /// Same without kid: only real HMAC keys are candidates, and they do not verify: signatureInvalid.
     static let hs256KeyedWithRSAPublicKeyNoKid = TokenFixture("hs256KeyedWithRSAPublicKeyNoKid", .signatureInvalid)
+    /// Role changed after signing: signatureInvalid.
     static let tamperedPayload = TokenFixture("tamperedPayload", .signatureInvalid)
+    /// One bit flipped: signatureInvalid.
     static let tamperedSignature = TokenFixture("tamperedSignature", .signatureInvalid)
+    /// Empty signature segment: signatureInvalid.
     static let strippedSignature = TokenFixture("strippedSignature", .signatureInvalid)
+    /// 16 of 32 bytes: signatureInvalid.
     static let truncatedSignature = TokenFixture("truncatedSignature", .signatureInvalid)
+    /// '*' in the payload: malformed.
     static let badBase64 = TokenFixture("badBase64", .malformed)
+    /// '+' and '/' are not base64url: malformed.
     static let standardBase64Alphabet = TokenFixture("standardBase64Alphabet", .malformed)
+    /// Base64url padding: malformed.
     static let paddedSignature = TokenFixture("paddedSignature", .malformed)
+    /// Base64url padding: malformed.
     static let paddedHeader = TokenFixture("paddedHeader", .malformed)
+    /// Trailing newline: malformed.
     static let whitespace = TokenFixture("whitespace", .malformed)
+    /// Non-zero unused bits: same bytes to a lenient decoder (RFC 4648 §3.5): malformed.
     static let nonCanonicalBase64 = TokenFixture("nonCanonicalBase64", .malformed)
+    /// Two segments: malformed.
     static let twoSegments = TokenFixture("twoSegments", .malformed)
+    /// Four segments: malformed.
     static let fourSegments = TokenFixture("fourSegments", .malformed)
+    /// The shape of a JWE (RFC 7516): malformed.
     static let fiveSegments = TokenFixture("fiveSegments", .malformed)
+    /// Empty token: malformed.
     static let emptyToken = TokenFixture("emptyToken", .malformed)
+    /// Alg twice; parsers disagree on which wins: malformed.
     static let duplicateHeaderKey = TokenFixture("duplicateHeaderKey", .malformed)
+    /// Sub twice in a correctly signed payload: malformed.
     static let duplicatePayloadKey = TokenFixture("duplicatePayloadKey", .malformed)
+    /// Non object payload: malformed.
     static let nonObjectPayload = TokenFixture("nonObjectPayload", .malformed)
+    /// String payload: malformed.
     static let stringPayload = TokenFixture("stringPayload", .malformed)
+    /// Non object header: malformed.
     static let nonObjectHeader = TokenFixture("nonObjectHeader", .malformed)
+    /// Header not j s o n: malformed.
     static let headerNotJSON = TokenFixture("headerNotJSON", .malformed)
+    /// Missing alg: malformed.
     static let missingAlg = TokenFixture("missingAlg", .malformed)
+    /// Alg not string: malformed.
     static let algNotString = TokenFixture("algNotString", .malformed)
+    /// Kid not string: malformed.
     static let kidNotString = TokenFixture("kidNotString", .malformed)
+    /// Unsupported alg: algorithmNotAllowed.
     static let unsupportedAlg = TokenFixture("unsupportedAlg", .algorithmNotAllowed)
+    /// Alg is case-sensitive (RFC 7515 §4.1.1): algorithmNotAllowed.
     static let lowercaseAlg = TokenFixture("lowercaseAlg", .algorithmNotAllowed)
+    /// Exp as a string: malformed.
     static let nonNumericExp = TokenFixture("nonNumericExp", .malformed)
+    /// Nbf as a bool: malformed.
     static let nonNumericNbf = TokenFixture("nonNumericNbf", .malformed)
+    /// Non string issuer: malformed.
     static let nonStringIssuer = TokenFixture("nonStringIssuer", .malformed)
+    /// Numeric audience: malformed.
     static let numericAudience = TokenFixture("numericAudience", .malformed)
+    /// RFC 7515 §4.1.11: malformed.
     static let unknownCrit = TokenFixture("unknownCrit", .malformed)
+    /// Crit must not be empty either: malformed.
     static let emptyCrit = TokenFixture("emptyCrit", .malformed)
+    /// Above max_token_bytes: malformed.
     static let oversize = TokenFixture("oversize", .malformed)
+    /// 200 nested arrays: malformed.
     static let deepNesting = TokenFixture("deepNesting", .malformed)
+    /// Deep nesting header: malformed.
     static let deepNestingHeader = TokenFixture("deepNestingHeader", .malformed)
+    /// 63 bytes, R‖S needs 64: signatureInvalid.
     static let es256SignatureTooShort = TokenFixture("es256SignatureTooShort", .signatureInvalid)
+    /// 65 bytes: signatureInvalid.
     static let es256SignatureTooLong = TokenFixture("es256SignatureTooLong", .signatureInvalid)
+    /// DER instead of R‖S (RFC 7518 §3.4): signatureInvalid.
     static let es256SignatureDER = TokenFixture("es256SignatureDER", .signatureInvalid)
+    /// Kid of an EC key, RSA alg: algorithmNotAllowed.
     static let rs256WithECKey = TokenFixture("rs256WithECKey", .algorithmNotAllowed)
+    /// P-256 key never verifies ES384: algorithmNotAllowed.
     static let es384WithP256Key = TokenFixture("es384WithP256Key", .algorithmNotAllowed)
+    /// Eddsa with r s a key: algorithmNotAllowed.
     static let eddsaWithRSAKey = TokenFixture("eddsaWithRSAKey", .algorithmNotAllowed)
+    /// PKCS#1 v1.5 signature presented as PSS: signatureInvalid.
     static let rs256SignatureAsPS256 = TokenFixture("rs256SignatureAsPS256", .signatureInvalid)
+    /// PSS with maximum salt; RFC 7518 §3.5 fixes salt = hash length: signatureInvalid.
     static let ps256WrongSaltLength = TokenFixture("ps256WrongSaltLength", .signatureInvalid)
+    /// Signed by the key in its own jwk header; never trusted (RFC 8725 §3.10): signatureInvalid.
     static let embeddedJWK = TokenFixture("embeddedJWK", .signatureInvalid)
+    /// Jku is never fetched: signatureInvalid.
     static let jkuHeader = TokenFixture("jkuHeader", .signatureInvalid)
+    /// The JWK says alg RS256: algorithmNotAllowed.
     static let jwksKeyAlgNotAllowed = TokenFixture("jwksKeyAlgNotAllowed", .algorithmNotAllowed)
+    /// Use: enc keys are skipped when loading: unknownKey.
     static let jwksEncryptionKey = TokenFixture("jwksEncryptionKey", .unknownKey)
 
     /// Every named fixture.
@@ -115,6 +187,8 @@ struct TokenFixture: Sendable, CustomTestStringConvertible {
 
 /// Each named fixture gets exactly its outcome.
 struct TokenFixtureTests {
+    /// The one table-driven test: verified at the fixtures' clock, each token gets exactly its
+    /// outcome, and a refusal's detail never quotes the token.
     @Test(arguments: TokenFixture.all)
     func outcome(_ fixture: TokenFixture) {
         let set = FixtureSet.shared

@@ -4,6 +4,7 @@ import Testing
 /// Loading keys: PEM SubjectPublicKeyInfo and certificates, JWKS, HMAC secrets, and every way a
 /// key can be refused for an algorithm it must never verify.
 struct VerificationKeyTests {
+    /// PEM SubjectPublicKeyInfo and X.509 certificates of each supported key type load.
     @Test(arguments: [
         ("rsa-public.pem", "RSA 2048", [JWTAlgorithm.rs256, .ps512]),
         ("rsa-cert.pem", "RSA 2048", [.rs384]),
@@ -29,6 +30,7 @@ struct VerificationKeyTests {
         #expect(verified.subject == "alice")
     }
 
+    /// A key is refused for an algorithm of another family or curve, and RSA under 2048 bits (RFC 7518 §3.3).
     @Test(arguments: [
         ("rsa-public.pem", JWTAlgorithm.hs256, "cannot verify HS256"),
         ("rsa-public.pem", .es256, "cannot verify ES256"),
@@ -46,6 +48,7 @@ struct VerificationKeyTests {
         #expect(error.description.contains(message), "\(error)")
     }
 
+    /// Text that is not a PEM public key or certificate is refused.
     @Test func refusesNonPEM() throws {
         #expect(throws: KeyError.self) { try VerificationKey.publicKey(pem: Array("hello".utf8), id: nil, algorithms: [.rs256]) }
         #expect(throws: KeyError.self) { try VerificationKey.publicKey(pem: [], id: nil, algorithms: [.rs256]) }
@@ -87,6 +90,7 @@ struct VerificationKeyTests {
         #expect(keys.map(\.keyDescription) == ["RSA 2048", "EC P-256", "Ed25519"])
     }
 
+    /// A JWK without `alg` serves every algorithm of its type that `allowed` permits.
     @Test func jwksAllowedIntersects() throws {
         let rsaNoAlg = try rsaJWK(extra: "")
         let all = try VerificationKey.jwks(json: rsaNoAlg, allowed: nil)
@@ -101,6 +105,7 @@ struct VerificationKeyTests {
         #expect(throws: KeyError.self) { try VerificationKey.jwks(json: rsaJWK(extra: #","key_ops":["encrypt"]"#), allowed: nil) }
     }
 
+    /// Broken or unusable JWKS documents are errors, never an empty key set.
     @Test(arguments: [
         #"not json"#,
         #"{"keys":{}}"#,
@@ -120,6 +125,7 @@ struct VerificationKeyTests {
         #expect(throws: KeyError.self) { try VerificationKey.jwks(json: Array(json.utf8), allowed: nil) }
     }
 
+    /// A JWKS with the RFC 7515 A.2 RSA key and extra members.
     private func rsaJWK(extra: String) throws -> [UInt8] {
         // The RFC 7515 A.2 modulus.
         let n = "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ"

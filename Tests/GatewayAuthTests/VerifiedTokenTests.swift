@@ -4,6 +4,7 @@ import Testing
 /// Route requirements (`VerifiedToken.check`), dotted paths and header values.
 struct VerifiedTokenTests {
     /// A token verified through the real path, with nested and array claims.
+    /// A token verified through the real path, with `sub` and `iss` added.
     static func token(_ claims: [String: JSONValue]) throws -> VerifiedToken {
         let signer = try TokenSigner.hmac(.hs256, secret: Array(repeating: 7, count: 32), kid: "k")
         let key = try VerificationKey.hmac(secret: Array(repeating: 7, count: 32), id: "k", algorithms: [.hs256])
@@ -13,6 +14,7 @@ struct VerifiedTokenTests {
         return try JWTVerifier(keys: KeySet([key]), policy: VerificationPolicy()).verify(signer.sign(claims: all), now: 0)
     }
 
+    /// Claims of every JSON type, nested objects, arrays, a namespaced name and a CR/LF value.
     static let sample: [String: JSONValue] = [
         "role": "member",
         "roles": ["reader", "writer"],
@@ -29,6 +31,7 @@ struct VerifiedTokenTests {
         "evil": "line\r\nX-Injected: 1",
     ]
 
+    /// Dotted paths reach into nested objects.
     @Test func nestedPathMatches() throws {
         let token = try Self.token(Self.sample)
         try token.check(ClaimRequirements(claims: [ClaimRequirement(path: "org.id", allowed: ["org-42"])]))
@@ -48,6 +51,7 @@ struct VerifiedTokenTests {
         }
     }
 
+    /// A claim must equal one of the allowed values; 3 equals 3.0, "3" does not.
     @Test func oneOfListMatches() throws {
         let token = try Self.token(Self.sample)
         try token.check(ClaimRequirements(claims: [ClaimRequirement(path: "role", allowed: ["admin", "member"])]))
@@ -65,6 +69,7 @@ struct VerifiedTokenTests {
         }
     }
 
+    /// An array claim matches when any element is allowed.
     @Test func arrayClaimMatchesByMembership() throws {
         let token = try Self.token(Self.sample)
         try token.check(ClaimRequirements(claims: [ClaimRequirement(path: "roles", allowed: ["writer"])]))
@@ -74,6 +79,7 @@ struct VerifiedTokenTests {
         }
     }
 
+    /// Every requirement must hold.
     @Test func allRequirementsMustHold() throws {
         let token = try Self.token(Self.sample)
         let both = ClaimRequirements(claims: [
@@ -85,6 +91,7 @@ struct VerifiedTokenTests {
         #expect(ClaimRequirements().isEmpty)
     }
 
+    /// Scopes come from `scope` and `scp`, as strings or arrays.
     @Test func scopesFromScopeAndScp() throws {
         let token = try Self.token(Self.sample)
         try token.check(ClaimRequirements(scopes: ["chat.write"]))
@@ -106,6 +113,7 @@ struct VerifiedTokenTests {
         #expect(throws: TokenError.self) { try wrong.check(ClaimRequirements(scopes: ["5"])) }
     }
 
+    /// `value(at:)` converts just the part asked for.
     @Test func valuesAtPaths() throws {
         let token = try Self.token(Self.sample)
         #expect(token.value(at: "org.seats") == .integer(12))
@@ -120,6 +128,7 @@ struct VerifiedTokenTests {
         #expect(token.claims.count == Self.sample.count + 2)
     }
 
+    /// Header texts for each JSON type; CR/LF values are refused.
     @Test func headerValues() throws {
         let token = try Self.token(Self.sample)
         #expect(token.headerValue(at: "sub") == "alice")
@@ -137,6 +146,7 @@ struct VerifiedTokenTests {
         #expect(token.headerValue(at: "evil") == nil)
     }
 
+    /// `payload` is the signed bytes.
     @Test func payloadIsExactlyWhatWasSigned() throws {
         let token = try Self.token(["a": 1])
         let text = String(decoding: token.payload, as: UTF8.self)
@@ -144,6 +154,7 @@ struct VerifiedTokenTests {
     }
 
     /// Consumers can build a token for their own tests.
+    /// The public initializer builds a usable token.
     @Test func publicInitializer() throws {
         let token = VerifiedToken(algorithm: .rs256, kid: "x", claims: ["sub": "bob", "exp": 10, "org": ["id": 1]], payload: [])
         #expect(token.subject == "bob")
