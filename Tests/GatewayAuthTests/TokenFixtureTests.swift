@@ -23,11 +23,11 @@ struct TokenFixture: Sendable, CustomTestStringConvertible {
 
     /// PyJWT HS256 with every claim right: accepted.
     static let valid = TokenFixture("valid", nil)
-    /// No kid: candidates by alg: accepted.
+    /// PyJWT RS256 without kid: candidates chosen by alg: accepted.
     static let validRS256NoKid = TokenFixture("validRS256NoKid", nil)
-    /// Valid e s256: accepted.
+    /// PyJWT ES256, R‖S signature: accepted.
     static let validES256 = TokenFixture("validES256", nil)
-    /// Jwks key valid: accepted.
+    /// PyJWT RS256 signed with the JWKS RSA key: accepted.
     static let jwksKeyValid = TokenFixture("jwksKeyValid", nil)
     /// Exp 100 s before now: expired.
     static let expired = TokenFixture("expired", .expired)
@@ -41,19 +41,19 @@ struct TokenFixture: Sendable, CustomTestStringConvertible {
     static let notBeforeAtLeewayEdge = TokenFixture("notBeforeAtLeewayEdge", nil)
     /// One second beyond the leeway: notYetValid.
     static let notBeforeBeyondLeeway = TokenFixture("notBeforeBeyondLeeway", .notYetValid)
-    /// Wrong issuer: issuerMismatch.
+    /// Iss of another issuer: issuerMismatch.
     static let wrongIssuer = TokenFixture("wrongIssuer", .issuerMismatch)
     /// Issuers configured, no iss: issuerMismatch.
     static let missingIssuer = TokenFixture("missingIssuer", .issuerMismatch)
-    /// Wrong audience: audienceMismatch.
+    /// Aud names another service: audienceMismatch.
     static let wrongAudience = TokenFixture("wrongAudience", .audienceMismatch)
     /// Aud array containing ours: accepted.
     static let audienceArray = TokenFixture("audienceArray", nil)
-    /// Audience array without ours: audienceMismatch.
+    /// Aud array naming only other services: audienceMismatch.
     static let audienceArrayWithoutOurs = TokenFixture("audienceArrayWithoutOurs", .audienceMismatch)
-    /// Missing audience: audienceMismatch.
+    /// Audiences configured, token has no aud: audienceMismatch.
     static let missingAudience = TokenFixture("missingAudience", .audienceMismatch)
-    /// Unknown kid: unknownKey.
+    /// Kid no configured key has: unknownKey.
     static let unknownKid = TokenFixture("unknownKid", .unknownKey)
     /// Alg none, empty signature (RFC 8725 §3.1): algorithmNotAllowed.
     static let algNone = TokenFixture("algNone", .algorithmNotAllowed)
@@ -89,33 +89,33 @@ struct TokenFixture: Sendable, CustomTestStringConvertible {
     static let whitespace = TokenFixture("whitespace", .malformed)
     /// Non-zero unused bits: same bytes to a lenient decoder (RFC 4648 §3.5): malformed.
     static let nonCanonicalBase64 = TokenFixture("nonCanonicalBase64", .malformed)
-    /// Two segments: malformed.
+    /// Header and payload, no signature segment: malformed.
     static let twoSegments = TokenFixture("twoSegments", .malformed)
-    /// Four segments: malformed.
+    /// A valid token with one segment too many: malformed.
     static let fourSegments = TokenFixture("fourSegments", .malformed)
     /// The shape of a JWE (RFC 7516): malformed.
     static let fiveSegments = TokenFixture("fiveSegments", .malformed)
-    /// Empty token: malformed.
+    /// The empty string: malformed.
     static let emptyToken = TokenFixture("emptyToken", .malformed)
     /// Alg twice; parsers disagree on which wins: malformed.
     static let duplicateHeaderKey = TokenFixture("duplicateHeaderKey", .malformed)
     /// Sub twice in a correctly signed payload: malformed.
     static let duplicatePayloadKey = TokenFixture("duplicatePayloadKey", .malformed)
-    /// Non object payload: malformed.
+    /// Claims set that is a JSON array: malformed.
     static let nonObjectPayload = TokenFixture("nonObjectPayload", .malformed)
-    /// String payload: malformed.
+    /// Claims set that is a JSON string: malformed.
     static let stringPayload = TokenFixture("stringPayload", .malformed)
-    /// Non object header: malformed.
+    /// Header that is a JSON array: malformed.
     static let nonObjectHeader = TokenFixture("nonObjectHeader", .malformed)
-    /// Header not j s o n: malformed.
+    /// Header that is not JSON at all: malformed.
     static let headerNotJSON = TokenFixture("headerNotJSON", .malformed)
-    /// Missing alg: malformed.
+    /// Header without alg: malformed.
     static let missingAlg = TokenFixture("missingAlg", .malformed)
-    /// Alg not string: malformed.
+    /// Alg is a number, not a string: malformed.
     static let algNotString = TokenFixture("algNotString", .malformed)
-    /// Kid not string: malformed.
+    /// Kid is a number: malformed.
     static let kidNotString = TokenFixture("kidNotString", .malformed)
-    /// Unsupported alg: algorithmNotAllowed.
+    /// ES512, a JOSE alg wsgate does not verify: algorithmNotAllowed.
     static let unsupportedAlg = TokenFixture("unsupportedAlg", .algorithmNotAllowed)
     /// Alg is case-sensitive (RFC 7515 §4.1.1): algorithmNotAllowed.
     static let lowercaseAlg = TokenFixture("lowercaseAlg", .algorithmNotAllowed)
@@ -123,9 +123,9 @@ struct TokenFixture: Sendable, CustomTestStringConvertible {
     static let nonNumericExp = TokenFixture("nonNumericExp", .malformed)
     /// Nbf as a bool: malformed.
     static let nonNumericNbf = TokenFixture("nonNumericNbf", .malformed)
-    /// Non string issuer: malformed.
+    /// Iss is an array: malformed.
     static let nonStringIssuer = TokenFixture("nonStringIssuer", .malformed)
-    /// Numeric audience: malformed.
+    /// Aud is a number: malformed.
     static let numericAudience = TokenFixture("numericAudience", .malformed)
     /// RFC 7515 §4.1.11: malformed.
     static let unknownCrit = TokenFixture("unknownCrit", .malformed)
@@ -135,7 +135,7 @@ struct TokenFixture: Sendable, CustomTestStringConvertible {
     static let oversize = TokenFixture("oversize", .malformed)
     /// 200 nested arrays: malformed.
     static let deepNesting = TokenFixture("deepNesting", .malformed)
-    /// Deep nesting header: malformed.
+    /// 100 nested arrays inside the header: malformed.
     static let deepNestingHeader = TokenFixture("deepNestingHeader", .malformed)
     /// 63 bytes, R‖S needs 64: signatureInvalid.
     static let es256SignatureTooShort = TokenFixture("es256SignatureTooShort", .signatureInvalid)
@@ -147,7 +147,7 @@ struct TokenFixture: Sendable, CustomTestStringConvertible {
     static let rs256WithECKey = TokenFixture("rs256WithECKey", .algorithmNotAllowed)
     /// P-256 key never verifies ES384: algorithmNotAllowed.
     static let es384WithP256Key = TokenFixture("es384WithP256Key", .algorithmNotAllowed)
-    /// Eddsa with r s a key: algorithmNotAllowed.
+    /// EdDSA alg with the kid of the RSA key: algorithmNotAllowed.
     static let eddsaWithRSAKey = TokenFixture("eddsaWithRSAKey", .algorithmNotAllowed)
     /// PKCS#1 v1.5 signature presented as PSS: signatureInvalid.
     static let rs256SignatureAsPS256 = TokenFixture("rs256SignatureAsPS256", .signatureInvalid)

@@ -236,7 +236,7 @@ valid = with_pyjwt("HS256", claims())
 h, p, s = valid.split(".")
 
 fixture("valid", valid, "ok", "PyJWT HS256 with every claim right")
-fixture("validRS256NoKid", with_pyjwt("RS256", claims(), kid=""), "ok", "no kid: candidates by alg")
+fixture("validRS256NoKid", with_pyjwt("RS256", claims(), kid=""), "ok", "PyJWT RS256 without kid: candidates chosen by alg")
 fixture("expired", with_pyjwt("HS256", claims(exp=NOW - 100)), "token_expired", "exp 100 s before now")
 fixture("expiredAtLeewayEdge", with_pyjwt("HS256", claims(exp=NOW - LEEWAY)), "token_expired",
         "exp + leeway == now: RFC 7519 §4.1.4 wants now strictly before")
@@ -245,13 +245,13 @@ fixture("notYetValid", with_pyjwt("HS256", claims(nbf=NOW + 100)), "token_not_ye
 fixture("notBeforeAtLeewayEdge", with_pyjwt("HS256", claims(nbf=NOW + LEEWAY)), "ok", "nbf - leeway == now is valid")
 fixture("notBeforeBeyondLeeway", with_pyjwt("HS256", claims(nbf=NOW + LEEWAY + 1)), "token_not_yet_valid",
         "one second beyond the leeway")
-fixture("wrongIssuer", with_pyjwt("HS256", claims(iss="https://evil.example")), "issuer_mismatch", "")
+fixture("wrongIssuer", with_pyjwt("HS256", claims(iss="https://evil.example")), "issuer_mismatch", "iss of another issuer")
 fixture("missingIssuer", with_pyjwt("HS256", claims(iss=None)), "issuer_mismatch", "issuers configured, no iss")
-fixture("wrongAudience", with_pyjwt("HS256", claims(aud="billing")), "audience_mismatch", "")
+fixture("wrongAudience", with_pyjwt("HS256", claims(aud="billing")), "audience_mismatch", "aud names another service")
 fixture("audienceArray", with_pyjwt("HS256", claims(aud=["billing", AUDIENCE])), "ok", "aud array containing ours")
-fixture("audienceArrayWithoutOurs", with_pyjwt("HS256", claims(aud=["billing", "search"])), "audience_mismatch", "")
-fixture("missingAudience", with_pyjwt("HS256", claims(aud=None)), "audience_mismatch", "")
-fixture("unknownKid", with_pyjwt("HS256", claims(), kid="nobody"), "unknown_key", "")
+fixture("audienceArrayWithoutOurs", with_pyjwt("HS256", claims(aud=["billing", "search"])), "audience_mismatch", "aud array naming only other services")
+fixture("missingAudience", with_pyjwt("HS256", claims(aud=None)), "audience_mismatch", "audiences configured, token has no aud")
+fixture("unknownKid", with_pyjwt("HS256", claims(), kid="nobody"), "unknown_key", "kid no configured key has")
 for spelling, name in [("none", "algNone"), ("None", "algNoneCapitalized"), ("NONE", "algNoneUpper"), ("nOnE", "algNoneMixed")]:
     header = b64u(compact({"alg": spelling, "typ": "JWT"}))
     fixture(name, header + "." + p + ".", "algorithm_not_allowed", f"alg {spelling}, empty signature (RFC 8725 §3.1)")
@@ -280,28 +280,28 @@ ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 assert len(s) == 43 and ALPHABET.index(s[-1]) & 3 == 0  # 32 bytes: the last character carries 2 unused bits
 fixture("nonCanonicalBase64", h + "." + p + "." + s[:-1] + ALPHABET[ALPHABET.index(s[-1]) | 1],
         "token_malformed", "non-zero unused bits: same bytes to a lenient decoder (RFC 4648 §3.5)")
-fixture("twoSegments", h + "." + p, "token_malformed", "")
-fixture("fourSegments", valid + "." + s, "token_malformed", "")
+fixture("twoSegments", h + "." + p, "token_malformed", "header and payload, no signature segment")
+fixture("fourSegments", valid + "." + s, "token_malformed", "a valid token with one segment too many")
 fixture("fiveSegments", valid + ".AAAA.AAAA", "token_malformed", "the shape of a JWE (RFC 7516)")
-fixture("emptyToken", "", "token_malformed", "")
+fixture("emptyToken", "", "token_malformed", "the empty string")
 fixture("duplicateHeaderKey", hs(header_bytes=b'{"alg":"HS256","kid":"hs","alg":"none"}'), "token_malformed",
         "alg twice; parsers disagree on which wins")
 fixture("duplicatePayloadKey", hs(payload_bytes=compact(claims())[:-1] + b',"sub":"admin"}'), "token_malformed",
         "sub twice in a correctly signed payload")
-fixture("nonObjectPayload", hs(payload_bytes=b'["not","an","object"]'), "token_malformed", "")
-fixture("stringPayload", hs(payload_bytes=b'"just a string"'), "token_malformed", "")
-fixture("nonObjectHeader", hs(header_bytes=b'["HS256"]'), "token_malformed", "")
-fixture("headerNotJSON", hs(header_bytes=b'alg=HS256'), "token_malformed", "")
-fixture("missingAlg", hs(header_obj={"kid": "hs"}), "token_malformed", "")
-fixture("algNotString", hs(header_obj={"alg": 256, "kid": "hs"}), "token_malformed", "")
-fixture("kidNotString", hs(header_obj={"alg": "HS256", "kid": 7}), "token_malformed", "")
-fixture("unsupportedAlg", hs(header_obj={"alg": "ES512", "kid": "hs"}), "algorithm_not_allowed", "")
+fixture("nonObjectPayload", hs(payload_bytes=b'["not","an","object"]'), "token_malformed", "claims set that is a JSON array")
+fixture("stringPayload", hs(payload_bytes=b'"just a string"'), "token_malformed", "claims set that is a JSON string")
+fixture("nonObjectHeader", hs(header_bytes=b'["HS256"]'), "token_malformed", "header that is a JSON array")
+fixture("headerNotJSON", hs(header_bytes=b'alg=HS256'), "token_malformed", "header that is not JSON at all")
+fixture("missingAlg", hs(header_obj={"kid": "hs"}), "token_malformed", "header without alg")
+fixture("algNotString", hs(header_obj={"alg": 256, "kid": "hs"}), "token_malformed", "alg is a number, not a string")
+fixture("kidNotString", hs(header_obj={"alg": "HS256", "kid": 7}), "token_malformed", "kid is a number")
+fixture("unsupportedAlg", hs(header_obj={"alg": "ES512", "kid": "hs"}), "algorithm_not_allowed", "ES512, a JOSE alg wsgate does not verify")
 fixture("lowercaseAlg", hs(header_obj={"alg": "hs256", "kid": "hs"}), "algorithm_not_allowed",
         "alg is case-sensitive (RFC 7515 §4.1.1)")
 fixture("nonNumericExp", hs(claims(exp=str(FAR))), "token_malformed", "exp as a string")
 fixture("nonNumericNbf", hs(claims(nbf=True)), "token_malformed", "nbf as a bool")
-fixture("nonStringIssuer", hs(claims(iss=["https://issuer.example"])), "token_malformed", "")
-fixture("numericAudience", hs(claims(aud=5)), "token_malformed", "")
+fixture("nonStringIssuer", hs(claims(iss=["https://issuer.example"])), "token_malformed", "iss is an array")
+fixture("numericAudience", hs(claims(aud=5)), "token_malformed", "aud is a number")
 fixture("unknownCrit", hs(header_obj={"alg": "HS256", "kid": "hs", "crit": ["exp"], "exp": FAR}), "token_malformed",
         "RFC 7515 §4.1.11")
 fixture("emptyCrit", hs(header_obj={"alg": "HS256", "kid": "hs", "crit": []}), "token_malformed",
@@ -311,11 +311,11 @@ deep = b"[" * 200 + b"]" * 200
 fixture("deepNesting", hs(payload_bytes=b'{"iss":"' + ISSUER.encode() + b'","deep":' + deep + b"}"), "token_malformed",
         "200 nested arrays")
 fixture("deepNestingHeader", hs(header_bytes=b'{"alg":"HS256","kid":"hs","x":' + b"[" * 100 + b"]" * 100 + b"}"),
-        "token_malformed", "")
+        "token_malformed", "100 nested arrays inside the header")
 es = with_pyjwt("ES256", claims())
 eh, ep, es_sig = es.split(".")
 es_raw = base64.urlsafe_b64decode(es_sig + "=" * (-len(es_sig) % 4))
-fixture("validES256", es, "ok", "")
+fixture("validES256", es, "ok", "PyJWT ES256, R‖S signature")
 fixture("es256SignatureTooShort", eh + "." + ep + "." + b64u(es_raw[:63]), "signature_invalid", "63 bytes, R‖S needs 64")
 fixture("es256SignatureTooLong", eh + "." + ep + "." + b64u(es_raw + b"\x00"), "signature_invalid", "65 bytes")
 der = ec256_key.sign((eh + "." + ep).encode(), ec.ECDSA(hashes.SHA256()))
@@ -325,7 +325,7 @@ fixture("rs256WithECKey", raw_sign("RS256", compact({"alg": "RS256", "kid": "ec2
 fixture("es384WithP256Key", raw_sign("ES384", compact({"alg": "ES384", "kid": "ec256"}), compact(claims())),
         "algorithm_not_allowed", "P-256 key never verifies ES384")
 fixture("eddsaWithRSAKey", raw_sign("EdDSA", compact({"alg": "EdDSA", "kid": "rsa"}), compact(claims())),
-        "algorithm_not_allowed", "")
+        "algorithm_not_allowed", "EdDSA alg with the kid of the RSA key")
 rs = with_pyjwt("RS256", claims())
 rh, rp, rsig = rs.split(".")
 fixture("rs256SignatureAsPS256", b64u(compact({"alg": "PS256", "kid": "rsa"})) + "." + rp + "." + rsig,
@@ -340,7 +340,7 @@ fixture("embeddedJWK", raw_sign("RS256", compact({"alg": "RS256", "jwk": attacke
         "signature_invalid", "signed by the key in its own jwk header; never trusted (RFC 8725 §3.10)")
 fixture("jkuHeader", raw_sign("RS256", compact({"alg": "RS256", "kid": "rsa", "jku": "https://evil.example/jwks"}), compact(claims()), key=rsa_other),
         "signature_invalid", "jku is never fetched")
-fixture("jwksKeyValid", pyjwt.encode(claims(), jwks_rsa, algorithm="RS256", headers={"kid": "jwks-rsa"}), "ok", "")
+fixture("jwksKeyValid", pyjwt.encode(claims(), jwks_rsa, algorithm="RS256", headers={"kid": "jwks-rsa"}), "ok", "PyJWT RS256 signed with the JWKS RSA key")
 fixture("jwksKeyAlgNotAllowed", pyjwt.encode(claims(), jwks_rsa, algorithm="RS384", headers={"kid": "jwks-rsa"}),
         "algorithm_not_allowed", "the JWK says alg RS256")
 fixture("jwksEncryptionKey", pyjwt.encode(claims(), rsa_other, algorithm="RS256", headers={"kid": "jwks-enc"}),
