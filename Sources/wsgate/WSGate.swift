@@ -13,6 +13,7 @@ struct WSGate: AsyncParsableCommand {
             VerifyCommand.self,
             TokenCommand.self,
             EchoBackendCommand.self,
+            RejectionsCommand.self,
         ]
     )
 }
