@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <openssl/decoder.h>
 #include <string.h>
 
 /*
@@ -165,6 +166,22 @@ static inline long wsgate_key_pem(EVP_PKEY *pkey, int private_key, unsigned char
     }
     BIO_free(bio);
     return length;
+}
+
+/// A public key from PEM in a type-specific structure, e.g. PKCS#1 `BEGIN RSA PUBLIC KEY`
+/// (RFC 8017 A.1.1), through OSSL_DECODER (the non-deprecated path). NULL on failure.
+static inline EVP_PKEY *wsgate_decode_public_key(const unsigned char *pem, size_t pem_len, const char *structure, const char *type) {
+    EVP_PKEY *pkey = NULL;
+    OSSL_DECODER_CTX *ctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, "PEM", structure, type, EVP_PKEY_PUBLIC_KEY, NULL, NULL);
+    if (ctx == NULL) return NULL;
+    const unsigned char *data = pem;
+    size_t length = pem_len;
+    if (OSSL_DECODER_from_data(ctx, &data, &length) != 1) {
+        EVP_PKEY_free(pkey);
+        pkey = NULL;
+    }
+    OSSL_DECODER_CTX_free(ctx);
+    return pkey;
 }
 
 #endif

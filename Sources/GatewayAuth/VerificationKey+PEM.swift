@@ -1,8 +1,8 @@
 import COpenSSL
 
 extension VerificationKey {
-    /// PEM SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`) or X.509 certificate (`BEGIN CERTIFICATE`)
-    /// holding an RSA (≥ 2048 bits), EC P-256/P-384 or Ed25519 key; every algorithm must fit the
+    /// PEM SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`), X.509 certificate (`BEGIN CERTIFICATE`) or
+    /// PKCS#1 RSA public key (`BEGIN RSA PUBLIC KEY`) holding an RSA (≥ 2048 bits), EC P-256/P-384 or Ed25519 key; every algorithm must fit the
     /// key's type and curve (ES256 needs P-256, ES384 P-384; RFC 7518 §3.4). The certificate's
     /// validity and chain are not checked: it is only a container for a configured key.
     public static func publicKey(pem: [UInt8], id: String?, algorithms: Set<JWTAlgorithm>) throws(KeyError) -> VerificationKey {
@@ -91,13 +91,17 @@ struct KeyInfo {
 /// Reading PEM through a memory BIO. `BIO_new_mem_buf` does not copy, so every read happens
 /// inside the closure that keeps the bytes alive, and the BIO is freed before it returns.
 enum PEMReader {
-    /// A public key from SubjectPublicKeyInfo, else from an X.509 certificate. Owned by the caller.
+    /// A public key from SubjectPublicKeyInfo, else from an X.509 certificate, else from a
+    /// PKCS#1 `RSA PUBLIC KEY`. Owned by the caller.
     static func publicKey(_ pem: [UInt8]) -> OpaquePointer? {
         if let pkey = read(pem, { PEM_read_bio_PUBKEY($0, nil, nil, nil) }) { return pkey }
         OpenSSLErrors.clear()
-        guard let cert = read(pem, { PEM_read_bio_X509($0, nil, nil, nil) }) else { return nil }
-        defer { X509_free(cert) }
-        return X509_get_pubkey(cert)
+        if let cert = read(pem, { PEM_read_bio_X509($0, nil, nil, nil) }) {
+            defer { X509_free(cert) }
+            return X509_get_pubkey(cert)
+        }
+        OpenSSLErrors.clear()
+        return pem.withUnsafeBufferPointer { wsgate_decode_public_key($0.baseAddress, $0.count, "type-specific", "RSA") }
     }
 
     /// A private key, PKCS#8 (`BEGIN PRIVATE KEY`) or traditional (`BEGIN RSA PRIVATE KEY`,

@@ -8,6 +8,7 @@ struct VerificationKeyTests {
     @Test(arguments: [
         ("rsa-public.pem", "RSA 2048", [JWTAlgorithm.rs256, .ps512]),
         ("rsa-cert.pem", "RSA 2048", [.rs384]),
+        ("rsa-public-pkcs1.pem", "RSA 2048", [.rs256, .ps256]),
         ("ec256-public.pem", "EC P-256", [.es256]),
         ("ec256-cert.pem", "EC P-256", [.es256]),
         ("ec384-public.pem", "EC P-384", [.es384]),
@@ -21,13 +22,15 @@ struct VerificationKeyTests {
         #expect(key.id == "k")
     }
 
-    /// A certificate's key verifies tokens signed with the matching private key.
+    /// A certificate's key, and a PKCS#1 public key, verify tokens signed with the matching private key.
     @Test func certificateKeyVerifies() throws {
         let set = FixtureSet.shared
-        let key = try VerificationKey.publicKey(pem: FixtureSet.bytes("rsa-cert.pem"), id: "rsa", algorithms: [.rs256])
         let token = try #require(set.interop.first { $0.library == "joserfc" && $0.algorithm == "RS256" })
-        let verified = try JWTVerifier(keys: KeySet([key]), policy: set.policy).verify(token.token, now: set.now)
-        #expect(verified.subject == "alice")
+        for file in ["rsa-cert.pem", "rsa-public-pkcs1.pem"] {
+            let key = try VerificationKey.publicKey(pem: FixtureSet.bytes(file), id: "rsa", algorithms: [.rs256])
+            let verified = try JWTVerifier(keys: KeySet([key]), policy: set.policy).verify(token.token, now: set.now)
+            #expect(verified.subject == "alice")
+        }
     }
 
     /// A key is refused for an algorithm of another family or curve, and RSA under 2048 bits (RFC 7518 §3.3).
@@ -54,7 +57,9 @@ struct VerificationKeyTests {
         #expect(throws: KeyError.self) { try VerificationKey.publicKey(pem: [], id: nil, algorithms: [.rs256]) }
         #expect(throws: KeyError.self) { try VerificationKey.publicKey(pem: FixtureSet.bytes("rsa-public.pem"), id: nil, algorithms: []) }
         // A private key is not a public key file.
-        #expect(throws: KeyError.self) { try VerificationKey.publicKey(pem: FixtureSet.bytes("rsa-private.pem"), id: nil, algorithms: [.rs256]) }
+        for file in ["rsa-private.pem", "rsa-private-traditional.pem", "ec256-private-traditional.pem"] {
+            #expect(throws: KeyError.self) { try VerificationKey.publicKey(pem: FixtureSet.bytes(file), id: nil, algorithms: [.rs256]) }
+        }
     }
 
     /// RFC 8725 §2.1: an RSA public key can never become an HMAC secret, however it is offered.
