@@ -133,15 +133,11 @@ struct RejectionsCommand: AsyncParsableCommand {
     /// The filter the options describe; `now` anchors `--since`.
     func makeFilter(now: Date) throws -> RejectionFilter {
         var filter = RejectionFilter()
-        let nowMilliseconds = Int64((now.timeIntervalSince1970 * 1000).rounded(.down))
         if let since {
-            if let seconds = RejectionFilter.seconds(inSpan: since) {
-                filter.from = nowMilliseconds - Int64(seconds * 1000)
-            } else if let time = RejectionFilter.epochMilliseconds(since) {
-                filter.from = time
-            } else {
+            guard let start = RejectionFilter.start(since: since, now: now) else {
                 throw ValidationError("--since \(since): give a span (30s, 10m, 2h, 1d) or an RFC 3339 time")
             }
+            filter.from = start
         }
         if let from {
             guard let time = RejectionFilter.epochMilliseconds(from) else {

@@ -326,17 +326,36 @@ struct RejectionLineParser {
     }
 
     /// The keys the record knows; anything else is skipped.
-    private enum Key {
+    private enum Key: UInt16 {
         case time, status, reason, route, path, client, detail, kid, iss, sub, tokenFP, requestID, unknown
     }
 
-    mutating func record() throws(RejectionLineError) -> RejectionRecord {
-        var time: String?
-        var status: Int?
-        var reason: String?
-        var route: String?, path: String?, client: String?, detail: String?
-        var kid: String?, iss: String?, sub: String?, tokenFP: String?, requestID: String?
+    private mutating func value(for key: Key) throws(RejectionLineError) {
+        switch key {
+        case .time: time = try optionalString("time")
+        case .status: status = try optionalInteger("status")
+        case .reason: reason = try optionalString("reason")
+        case .route: route = try optionalString("route")
+        case .path: path = try optionalString("path")
+        case .client: client = try optionalString("client")
+        case .detail: detail = try optionalString("detail")
+        case .kid: kid = try optionalString("kid")
+        case .iss: iss = try optionalString("iss")
+        case .sub: sub = try optionalString("sub")
+        case .tokenFP: tokenFP = try optionalString("token_fp")
+        case .requestID: requestID = try optionalString("request_id")
+        case .unknown: break
+        }
+    }
 
+    private var time: String?
+    private var status: Int?
+    private var reason: String?
+    private var route: String?, path: String?, client: String?, detail: String?
+    private var kid: String?, iss: String?, sub: String?, tokenFP: String?, requestID: String?
+    private var seen: UInt16 = 0
+
+    mutating func record() throws(RejectionLineError) -> RejectionRecord {
         skipSpace()
         try expect(UInt8(ascii: "{"), "does not start with {")
         skipSpace()
@@ -349,20 +368,13 @@ struct RejectionLineParser {
                 skipSpace()
                 try expect(UInt8(ascii: ":"), "no : after a key")
                 skipSpace()
-                switch key {
-                case .time: time = try optionalString("time")
-                case .status: status = try optionalInteger("status")
-                case .reason: reason = try optionalString("reason")
-                case .route: route = try optionalString("route")
-                case .path: path = try optionalString("path")
-                case .client: client = try optionalString("client")
-                case .detail: detail = try optionalString("detail")
-                case .kid: kid = try optionalString("kid")
-                case .iss: iss = try optionalString("iss")
-                case .sub: sub = try optionalString("sub")
-                case .tokenFP: tokenFP = try optionalString("token_fp")
-                case .requestID: requestID = try optionalString("request_id")
-                case .unknown: try skipValue(depth: 0)
+                // A repeated key keeps its first value, as Foundation's JSONDecoder does.
+                let bit: UInt16 = 1 << key.rawValue
+                if key == .unknown || seen & bit != 0 {
+                    try skipValue(depth: 0)
+                } else {
+                    seen |= bit
+                    try value(for: key)
                 }
                 skipSpace()
                 let next = try peek()
@@ -643,7 +655,10 @@ public struct RejectionFilter: Sendable {
     public var routes: [String] = []
     /// Keep records from these clients: `ip:port`, an IP (any port), or a CIDR block.
     public var clients: [String] = [] {
-        didSet { clientBlocks = clients.map { $0.contains("/") ? CIDRBlock(String(Self.host(of: $0))) : nil } }
+        didSet {
+            clientBlocks = clients.map { $0.contains("/") ? CIDRBlock(String(Self.host(of: $0))) : nil }
+            clientAddresses = clients.map { CIDRBlock.addressBytes(String(Self.host(of: $0))) }
+        }
     }
     /// Keep records with these subjects.
     public var subjects: [String] = []
@@ -651,6 +666,7 @@ public struct RejectionFilter: Sendable {
     public var tokenFingerprints: [String] = []
 
     private var clientBlocks: [CIDRBlock?] = []
+    private var clientAddresses: [[UInt8]?] = []
 
     /// Creates a filter that keeps everything.
     public init() {}
@@ -690,13 +706,23 @@ public struct RejectionFilter: Sendable {
 
     private func clientMatches(_ client: String) -> Bool {
         let host = Self.host(of: client)
+        var address: [UInt8]??
+        func bytes() -> [UInt8]? {
+            if address == nil { address = .some(CIDRBlock.addressBytes(String(host))) }
+            return address!
+        }
         for (index, wanted) in clients.enumerated() {
             if wanted.contains("/") {
                 // A CIDR block: any address inside it.
-                if let block = clientBlocks[index], let bytes = CIDRBlock.addressBytes(String(host)), block.contains(bytes) { return true }
+                if let block = clientBlocks[index], let bytes = bytes(), block.contains(bytes) { return true }
             } else if Self.hasPort(wanted) {
                 if wanted == client { return true }
+                // `[2001:DB8::1]:443` and `[2001:db8::1]:443` are one client.
+                if Self.port(of: wanted) == Self.port(of: client), let wantedBytes = clientAddresses[index], wantedBytes == bytes() { return true }
             } else if Self.host(of: wanted) == host {
+                return true
+            } else if let wantedBytes = clientAddresses[index], wantedBytes == bytes() {
+                // IPv6 has many spellings of one address.
                 return true
             }
         }
@@ -714,6 +740,11 @@ public struct RejectionFilter: Sendable {
         // A bare IPv6 address has several colons and no port.
         if text[text.index(after: colon)...].contains(":") { return text }
         return text[..<colon]
+    }
+
+    private static func port(of client: String) -> Substring? {
+        guard hasPort(client), let colon = client.lastIndex(of: ":") else { return nil }
+        return client[client.index(after: colon)...]
     }
 
     private static func hasPort(_ client: String) -> Bool {
@@ -792,6 +823,15 @@ public struct RejectionFilter: Sendable {
         let days = era * 146_097 + doe - 719_468
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
         return Int64(seconds) * 1000 + Int64(millis)
+    }
+
+    /// The start time for `--since`: a span back from `now` (`10m`), or an RFC 3339 time as
+    /// `epochMilliseconds(_:)` reads it; nil when it is neither.
+    public static func start(since text: String, now: Date) -> Int64? {
+        if let seconds = seconds(inSpan: text) {
+            return Int64((now.timeIntervalSince1970 * 1000).rounded(.down)) - Int64((seconds * 1000).rounded())
+        }
+        return epochMilliseconds(text)
     }
 
     /// Seconds in a span such as `10m`, `90s`, `1h30m`, `2d`, `500ms`; a bare number is seconds.

@@ -1,0 +1,562 @@
+import Foundation
+@testable import GatewayServer
+import Testing
+
+/// The rejection log's reading side (`wsgate rejections`): the line parser against the writer,
+/// filters, summary numbers, damaged lines, rotated files, and following across rotation — all with
+/// real files in a temporary directory.
+@Suite struct RejectionLogReaderTests {
+    // MARK: Fixtures
+
+    /// A record at `millis` after 2026-11-25T00:00:00Z with the given fields.
+    static func record(
+        at millis: Int64, reason: String = "token_expired", status: Int = 401, route: String? = "/ws/chat",
+        path: String? = "/ws/chat", client: String? = "203.0.113.7:53422", sub: String? = "alice",
+        detail: String? = nil, tokenFP: String? = nil
+    ) -> RejectionRecord {
+        RejectionRecord(
+            time: RejectionRecord.timestamp(Date(timeIntervalSince1970: Double(base + millis) / 1000)),
+            status: status, reason: reason, route: route, path: path, client: client, detail: detail,
+            sub: sub, token_fp: tokenFP)
+    }
+
+    /// 2026-11-25T00:00:00Z in milliseconds.
+    static let base: Int64 = 1_795_564_800_000
+
+    /// A fresh temporary directory, removed by `body`'s end.
+    static func withDirectory<T>(_ body: (String) async throws -> T) async rethrows -> T {
+        let path = NSTemporaryDirectory() + "wsgate-rejections-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try await body(path)
+    }
+
+    static func write(_ text: String, to path: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    }
+
+    static func append(_ text: String, to path: String) throws {
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(text.utf8))
+    }
+
+    static func lines(_ records: [RejectionRecord]) -> String {
+        records.map { $0.jsonLine() + "\n" }.joined()
+    }
+
+    /// Compresses `path` to `path.gz` with the system's gzip and removes the original, as logrotate does.
+    static func gzip(_ path: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["gzip", "-f", path]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    /// Everything `files` yield, split into records and problems.
+    static func readAll(_ files: [RejectionLogFile]) -> (records: [RejectionRecord], problems: [RejectionLogProblem]) {
+        var records: [RejectionRecord] = []
+        var problems: [RejectionLogProblem] = []
+        RejectionLogReader().read(files) { event in
+            switch event {
+            case .record(let record): records.append(record)
+            case .problem(let problem): problems.append(problem)
+            case .caughtUp: break
+            }
+        }
+        return (records, problems)
+    }
+
+    // MARK: Writer → reader
+
+    /// Values a log can really hold: quotes and backslashes in paths, control characters from
+    /// headers, U+2028 (escaped by the writer), accents, CJK, emoji outside the BMP, empty strings.
+    static let awkwardTexts = [
+        "plain", "", "quote \" and backslash \\ and slash /", "line\nbreak\rreturn\ttab",
+        "bell \u{07} nul \u{00} del \u{7F} esc \u{1B}[31m", "separators \u{2028} \u{2029}",
+        "café naïve", "東京 ⚡︎", "emoji 🎉👩‍👩‍👧 𝄞", "\\u0041 is not an escape here", "}{\",:[]",
+    ]
+
+    @Test("every record jsonLine() writes reads back equal, through the hand parser and through JSONDecoder",
+          arguments: awkwardTexts)
+    func roundTrip(text: String) throws {
+        let original = RejectionRecord(
+            time: "2026-11-25T15:30:01.123Z", status: 401, reason: "token_expired", route: "/ws/\(text)",
+            path: text, client: "[2001:db8::1]:443", detail: "expired 42 s ago: \(text)", kid: text,
+            iss: "https://auth.example.com/\(text)", sub: text, token_fp: "9f86d081884c", request_id: text)
+        let line = original.jsonLine()
+        #expect(!line.contains("\n"))
+        #expect(try RejectionLogReader.record(fromLine: line) == original)
+        #expect(try JSONDecoder().decode(RejectionRecord.self, from: Data(line.utf8)) == original)
+    }
+
+    @Test("absent fields stay absent")
+    func roundTripMinimal() throws {
+        let original = RejectionRecord(time: "2026-11-25T15:30:01.123Z", status: 404, reason: "route_not_found")
+        #expect(try RejectionLogReader.record(fromLine: original.jsonLine()) == original)
+    }
+
+    /// Lines another JSON writer could produce: any key order, unknown keys of any type, spaces,
+    /// `null`, escaped keys, `\/`, `\u` escapes and surrogate pairs. The hand parser must agree
+    /// with Foundation's JSONDecoder on each.
+    static let foreignLines = [
+        #"{"reason":"token_expired","status":401,"time":"2026-11-25T15:30:01.123Z"}"#,
+        #"  { "time" : "2026-11-25T15:30:01.123Z" , "status" : 401 , "reason" : "token_expired" }  "#,
+        #"{"time":"t","status":401,"reason":"r","extra":{"nested":[1,2.5e3,-0.1,true,false,null,{"a":"b\"}"}]},"n":-12,"b":true}"#,
+        #"{"time":"t","status":401,"reason":"r","sub":null,"route":null}"#,
+        #"{"time":"t","status":401,"reason":"r","su\u0062":"bob","path":"\/ws\/chat"}"#,
+        #"{"time":"t","status":401,"reason":"r","detail":"\u00e9\u6771\ud83c\udf89\u0000\b\f"}"#,
+        #"{"time":"t","status":401,"reason":"r","status":403}"#,
+        #"{"time":"t","status":401,"reason":"r","future_field":"x","sub":"a"}"#,
+        #"{"time":"t","status":-1,"reason":"r","client":"10.0.0.1:1"}"#,
+    ]
+
+    @Test("the hand parser tolerates key order, unknown keys and escapes, and agrees with JSONDecoder",
+          arguments: foreignLines)
+    func foreignLine(line: String) throws {
+        let expected = try JSONDecoder().decode(RejectionRecord.self, from: Data(line.utf8))
+        #expect(try RejectionLogReader.record(fromLine: line) == expected)
+    }
+
+    /// Lines that are not records, and what the parser must say about each.
+    static let damagedLines: [(String, RejectionLineError?)] = [
+        (#"{"time":"2026-11-25T15:30:01.123Z","status":401,"reason":"tok"#, .truncated),
+        (#"{"time":"2026-11-25T15:30:01.123Z","status":401"#, .truncated),
+        (#"{"time":"2026-11-25T15:30:01.123Z","sta"#, .truncated),
+        (#"{"time":"t","status":4"#, .truncated),
+        (#"{"time":"t","status":401,"reason":"r","x":nu"#, .truncated),
+        (#"{"time":"t","status":401,"reason":"r","x":[1,"#, .truncated),
+        (#"{"time":"t","status":401,"reason":"r","detail":"\u00"#, .truncated),
+        ("{", .truncated),
+        ("not json at all", nil),
+        ("[]", nil),
+        (#"{"status":401,"reason":"r"}"#, .corrupt("no \"time\"")),
+        (#"{"time":"t","reason":"r"}"#, .corrupt("no \"status\"")),
+        (#"{"time":"t","status":401}"#, .corrupt("no \"reason\"")),
+        (#"{"time":"t","status":"401","reason":"r"}"#, nil),
+        (#"{"time":"t","status":401.5,"reason":"r"}"#, nil),
+        (#"{"time":1,"status":401,"reason":"r"}"#, nil),
+        (#"{"time":"t","status":401,"reason":"r"} trailing"#, nil),
+        (#"{"time":"t","status":401,"reason":"r"}{"time":"t","status":401,"reason":"r"}"#, nil),
+        (#"{"time":"t","status":401,"reason":"r",}"#, nil),
+        (#"{"time":"t","status":401,"reason":"r","detail":"\ud800"}"#, nil),
+        (#"{"time":"t","status":401,"reason":"r","detail":"\q"}"#, nil),
+        ("{\"time\":\"t\",\"status\":401,\"reason\":\"r\",\"detail\":\"raw\ttab\"}", nil),
+        (#"{"time":"t","status":401,"reason":"r","x":tru}"#, nil),
+        (#"{"time":"t","status":401,"reason":"r","x":01x}"#, nil),
+    ]
+
+    @Test("damaged lines are refused with the right kind of error", arguments: 0..<damagedLines.count)
+    func damagedLine(index: Int) {
+        let (line, expected) = Self.damagedLines[index]
+        do {
+            let record = try RejectionLogReader.record(fromLine: line)
+            Issue.record("accepted \(line) as \(record)")
+        } catch {
+            if let expected {
+                #expect(error == expected, "\(line)")
+            } else if case .truncated = error {
+                Issue.record("\(line) called truncated; it is corrupt")
+            }
+            // Whatever the error, JSONDecoder must not read a record from it either (except for a
+            // trailing comma, which it forgives and RFC 8259 does not).
+            if !line.hasSuffix(",}") {
+                #expect(throws: (any Error).self) { try JSONDecoder().decode(RejectionRecord.self, from: Data(line.utf8)) }
+            }
+        }
+    }
+
+    @Test("invalid UTF-8 inside a string is corrupt, not mangled")
+    func invalidUTF8() {
+        var bytes = Array(#"{"time":"t","status":401,"reason":"r","sub":"a"#.utf8)
+        bytes += [0xC3, 0x28]
+        bytes += Array(#""}"#.utf8)
+        #expect(throws: RejectionLineError.corrupt("a string is not UTF-8")) {
+            try bytes.withUnsafeBufferPointer { bytes throws(RejectionLineError) in try RejectionLogReader.record(fromLine: bytes) }
+        }
+    }
+
+    // MARK: Times
+
+    @Test("RFC 3339 times as the writer and operators spell them")
+    func times() {
+        #expect(RejectionFilter.epochMilliseconds("1970-01-01T00:00:00Z") == 0)
+        #expect(RejectionFilter.epochMilliseconds("2026-11-25T00:00:00.000Z") == Self.base)
+        #expect(RejectionFilter.epochMilliseconds("2026-11-25") == Self.base)
+        #expect(RejectionFilter.epochMilliseconds("2026-11-25T15:30:01.123Z") == Self.base + 55_801_123)
+        #expect(RejectionFilter.epochMilliseconds("2026-11-25 15:30:01.123456Z") == Self.base + 55_801_123)
+        #expect(RejectionFilter.epochMilliseconds("2026-11-25T15:30:01.5Z") == Self.base + 55_801_500)
+        #expect(RejectionFilter.epochMilliseconds("2026-11-25T16:30:01.123+01:00") == Self.base + 55_801_123)
+        #expect(RejectionFilter.epochMilliseconds("2026-11-25T10:00:01.123-0530") == Self.base + 55_801_123)
+        #expect(RejectionFilter.epochMilliseconds("2026-11-25T15:30") == Self.base + 55_800_000)
+        #expect(RejectionFilter.epochMilliseconds("2024-02-29T12:00:00Z") == 1_709_208_000_000)
+        for bad in ["", "yesterday", "2026-13-01", "2026-11-25T25:00Z", "2026-11-25T15:30:01.Z", "2026-11-25Tx", "2026-11-25T15:30:01Zjunk"] {
+            #expect(RejectionFilter.epochMilliseconds(bad) == nil, "\(bad)")
+        }
+        // Whatever the writer stamps reads back to the same millisecond.
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<1000 {
+            let millis = Int64.random(in: 0..<4_102_444_800_000, using: &generator)
+            let text = RejectionRecord.timestamp(Date(timeIntervalSince1970: Double(millis) / 1000))
+            let back = RejectionFilter.epochMilliseconds(text)
+            #expect(back.map { abs($0 - millis) <= 1 } == true, "\(text) \(millis)")
+        }
+    }
+
+    @Test("spans for --since")
+    func spans() {
+        #expect(RejectionFilter.seconds(inSpan: "10m") == 600)
+        #expect(RejectionFilter.seconds(inSpan: "1h30m") == 5400)
+        #expect(RejectionFilter.seconds(inSpan: "2d") == 172_800)
+        #expect(RejectionFilter.seconds(inSpan: "500ms") == 0.5)
+        #expect(RejectionFilter.seconds(inSpan: "90") == 90)
+        #expect(RejectionFilter.seconds(inSpan: "10 parsecs") == nil)
+        #expect(RejectionFilter.seconds(inSpan: "m") == nil)
+        let now = Date(timeIntervalSince1970: Double(Self.base) / 1000 + 3600)
+        #expect(RejectionFilter.start(since: "10m", now: now) == Self.base + 3_000_000)
+        #expect(RejectionFilter.start(since: "2026-11-25T00:30:00Z", now: now) == Self.base + 1_800_000)
+        #expect(RejectionFilter.start(since: "soon", now: now) == nil)
+    }
+
+    // MARK: Filters
+
+    /// One record a minute for an hour, with reasons, routes, clients and subjects in turn.
+    static let hour: [RejectionRecord] = (0..<60).map { minute in
+        let reasons = ["token_expired", "signature_invalid", "route_not_found", "rate_limited"]
+        let reason = reasons[minute % 4]
+        return record(
+            at: Int64(minute) * 60_000, reason: reason,
+            status: reason == "route_not_found" ? 404 : reason == "rate_limited" ? 429 : 401,
+            route: reason == "route_not_found" ? nil : minute % 3 == 0 ? "/ws/rooms/*" : "/ws/chat",
+            path: reason == "route_not_found" ? "/probe/\(minute)" : minute % 3 == 0 ? "/ws/rooms/r\(minute)" : "/ws/chat",
+            client: minute % 5 == 0 ? "[2001:db8::a\(minute % 2)]:4\(minute)" : "10.0.\(minute % 2).\(minute % 7):5\(minute)",
+            sub: minute % 4 == 0 ? "alice" : minute % 4 == 1 ? "bob" : nil,
+            tokenFP: String(format: "%012x", minute * 1_000_003))
+    }
+
+    static func minutes(_ filter: RejectionFilter) -> [Int] {
+        hour.enumerated().filter { filter.matches($0.element) }.map(\.offset)
+    }
+
+    @Test("--since with a fixed now, --from and --to (half-open)")
+    func timeFilters() {
+        var filter = RejectionFilter()
+        let now = Date(timeIntervalSince1970: Double(Self.base + 60 * 60_000) / 1000)  // 01:00
+        filter.from = RejectionFilter.start(since: "10m", now: now)
+        #expect(Self.minutes(filter) == Array(50..<60))
+        filter = RejectionFilter()
+        filter.from = RejectionFilter.epochMilliseconds("2026-11-25T00:15:00Z")
+        filter.to = RejectionFilter.epochMilliseconds("2026-11-25T00:20:00Z")
+        #expect(Self.minutes(filter) == Array(15..<20))
+        filter.from = nil
+        #expect(Self.minutes(filter) == Array(0..<20))
+        // A record whose time cannot be read never matches a time bound.
+        #expect(!filter.matches(RejectionRecord(time: "garbage", status: 401, reason: "token_expired")))
+        #expect(RejectionFilter().matches(RejectionRecord(time: "garbage", status: 401, reason: "token_expired")))
+    }
+
+    @Test("--reason, --status, --route (pattern, path, prefix), --sub, --token-fp")
+    func fieldFilters() {
+        var filter = RejectionFilter()
+        filter.reasons = ["token_expired", "rate_limited"]
+        #expect(Self.minutes(filter) == (0..<60).filter { $0 % 4 == 0 || $0 % 4 == 3 })
+        filter = RejectionFilter()
+        filter.statuses = [404]
+        #expect(Self.minutes(filter) == (0..<60).filter { $0 % 4 == 2 })
+        filter = RejectionFilter()
+        filter.routes = ["/ws/rooms/*"]
+        let rooms = (0..<60).filter { $0 % 4 != 2 && $0 % 3 == 0 }
+        #expect(Self.minutes(filter) == rooms)
+        filter.routes = ["/ws/rooms/r12"]
+        #expect(Self.minutes(filter) == [12])
+        filter.routes = ["/probe/*"]
+        #expect(Self.minutes(filter) == (0..<60).filter { $0 % 4 == 2 })
+        filter.routes = ["/ws/chat", "/probe/6"]
+        #expect(Self.minutes(filter) == (0..<60).filter { ($0 % 4 != 2 && $0 % 3 != 0) || $0 == 6 })
+        filter = RejectionFilter()
+        filter.subjects = ["bob"]
+        #expect(Self.minutes(filter) == (0..<60).filter { $0 % 4 == 1 })
+        filter = RejectionFilter()
+        filter.tokenFingerprints = [String(format: "%012x", 7 * 1_000_003).prefix(9).uppercased()]
+        #expect(Self.minutes(filter) == [7])
+        filter.reasons = ["token_expired"]
+        #expect(Self.minutes(filter).isEmpty, "conditions combine with and")
+    }
+
+    @Test("--client: ip:port, ip (any port), [v6]:port, v6, CIDR blocks")
+    func clientFilters() {
+        var filter = RejectionFilter()
+        filter.clients = ["10.0.1.3"]
+        #expect(Self.minutes(filter) == (0..<60).filter { $0 % 5 != 0 && $0 % 2 == 1 && $0 % 7 == 3 })
+        filter.clients = ["10.0.1.3:517"]
+        #expect(Self.minutes(filter) == [17])
+        filter.clients = ["10.0.1.3:1"]
+        #expect(Self.minutes(filter).isEmpty)
+        filter.clients = ["10.0.1.0/24"]
+        #expect(Self.minutes(filter) == (0..<60).filter { $0 % 5 != 0 && $0 % 2 == 1 })
+        filter.clients = ["2001:db8::a1"]
+        #expect(Self.minutes(filter) == (0..<60).filter { $0 % 5 == 0 && $0 % 2 == 1 })
+        filter.clients = ["[2001:DB8:0::A0]"]
+        #expect(Self.minutes(filter) == (0..<60).filter { $0 % 10 == 0 }, "IPv6 compared as addresses, not spellings")
+        filter.clients = ["[2001:db8::a0]:410"]
+        #expect(Self.minutes(filter) == [10])
+        filter.clients = ["2001:db8::/32", "10.0.0.0/24"]
+        #expect(Self.minutes(filter) == (0..<60).filter { $0 % 5 == 0 || $0 % 2 == 0 })
+    }
+
+    // MARK: Summary
+
+    @Test("summary numbers on a generated log match counts made independently")
+    func summaryNumbers() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/rejections.jsonl"
+            var records: [RejectionRecord] = []
+            let reasons = ["token_expired", "signature_invalid", "route_not_found", "rate_limited", "claim_forbidden"]
+            for i in 0..<5000 {
+                let reason = reasons[(i * 7 + i / 3) % 5]
+                records.append(Self.record(
+                    at: Int64(i) * 1500 + 17, reason: reason, status: reason == "route_not_found" ? 404 : 401,
+                    route: reason == "route_not_found" ? nil : ["/ws/chat", "/ws/rooms/*"][i % 2],
+                    client: "198.51.100.\(i % 13):\(10_000 + i)", sub: i % 4 == 0 ? nil : "user-\(i % 11)"))
+            }
+            try Self.write(Self.lines(records), to: path)
+            var summary = RejectionSummary()
+            let (read, problems) = Self.readAll(RejectionLogReader.files(for: path))
+            #expect(problems.isEmpty)
+            for record in read { summary.add(record) }
+
+            #expect(summary.total == 5000)
+            #expect(summary.byReason == Dictionary(grouping: records, by: \.reason).mapValues(\.count))
+            #expect(summary.byStatus == [401: records.filter { $0.status == 401 }.count, 404: records.filter { $0.status == 404 }.count])
+            #expect(summary.byRoute == Dictionary(grouping: records, by: { $0.route ?? "-" }).mapValues(\.count))
+            #expect(summary.byClient.count == 13)
+            #expect(summary.byClient["198.51.100.0"] == (0..<5000).filter { $0 % 13 == 0 }.count)
+            #expect(summary.bySubject.values.reduce(0, +) == 5000 - 1250)
+            #expect(summary.bySubject["user-3"] == (0..<5000).filter { $0 % 4 != 0 && $0 % 11 == 3 }.count)
+            #expect(summary.firstSeen == records.first?.time)
+            #expect(summary.lastSeen == records.last?.time)
+            #expect(summary.spanSeconds.map { abs($0 - 4999 * 1.5) < 0.002 } == true)
+
+            let top = RejectionSummary.ranked(summary.byClient, limit: 3)
+            #expect(top.map(\.key) == ["198.51.100.0", "198.51.100.1", "198.51.100.2"], "ties by name")
+            #expect(top.map(\.count) == [385, 385, 385])
+            let text = summary.text(top: 3)
+            #expect(text.hasPrefix("5000 rejections, \(records.first!.time) to \(records.last!.time) (2h 4m)\n"))
+            #expect(text.contains("client (top 3 of 13)"))
+            let json = try JSONSerialization.jsonObject(with: Data(summary.json(top: 3).utf8)) as? [String: Any]
+            #expect(json?["total"] as? Int == 5000)
+            #expect((json?["by_reason"] as? [String: Int]) == summary.byReason)
+            #expect((json?["top_clients"] as? [[String: Any]])?.count == 3)
+        }
+    }
+
+    @Test("summary text shows control characters escaped")
+    func summaryPrintable() {
+        var summary = RejectionSummary()
+        summary.add(Self.record(at: 0, sub: "evil\u{1B}[2J"))
+        #expect(summary.text().contains("evil\\u001b[2J"))
+        #expect(!summary.text().contains("\u{1B}"))
+    }
+
+    // MARK: Damaged files
+
+    @Test("corrupt and truncated lines are reported with file and line number, and skipped")
+    func damagedFile() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/rejections.jsonl"
+            let good = [Self.record(at: 1), Self.record(at: 2), Self.record(at: 3), Self.record(at: 4)]
+            let text = good[0].jsonLine() + "\n"                                 // 1
+                + "garbage from a crashed editor\n"                              // 2
+                + "\n"                                                           // 3: blank, silent
+                + good[1].jsonLine() + "\r\n"                                    // 4: CRLF is fine
+                + String(good[2].jsonLine().prefix(40)) + "\n"                   // 5: cut mid-line
+                + good[2].jsonLine() + "\n"                                      // 6
+                + #"{"time":"t","status":401}"# + "\n"                           // 7: no reason
+                + good[3].jsonLine() + "\n"                                      // 8
+                + String(good[0].jsonLine().prefix(25))                          // 9: cut at the end
+            try Self.write(text, to: path)
+            let (records, problems) = Self.readAll([RejectionLogFile(path: path)])
+            #expect(records == good)
+            #expect(problems.map(\.line) == [2, 5, 7, 9])
+            #expect(problems.allSatisfy { $0.file == path })
+            #expect(problems[0].description.hasPrefix("\(path):2: corrupt line"))
+            #expect(problems[1].description == "\(path):5: truncated line (ends inside the JSON object); skipped")
+            #expect(problems[2].message.contains("no \"reason\""))
+            #expect(problems[3].message.hasPrefix("truncated"))
+        }
+    }
+
+    @Test("a line longer than the read buffer, and lines split across reads, parse")
+    func longLines() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/rejections.jsonl"
+            let long = Self.record(at: 5, detail: String(repeating: "é\"x", count: RejectionLogReader.chunkSize))
+            let many = (0..<20_000).map { Self.record(at: Int64($0), detail: "n=\($0)") }
+            try Self.write(Self.lines([long] + many + [long]), to: path)
+            let (records, problems) = Self.readAll([RejectionLogFile(path: path)])
+            #expect(problems.isEmpty)
+            #expect(records == [long] + many + [long])
+        }
+    }
+
+    @Test("a missing file is a problem, not a crash")
+    func missingFile() {
+        let (records, problems) = Self.readAll([RejectionLogFile(path: "/nonexistent/rejections.jsonl")])
+        #expect(records.isEmpty)
+        #expect(problems.count == 1 && problems[0].line == nil && problems[0].message.hasPrefix("cannot open"))
+    }
+
+    // MARK: Rotation
+
+    @Test("rotated siblings are found and read oldest first: .3.gz, .2.gz, .1, live")
+    func rotation() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/rejections.jsonl"
+            let records = (0..<40).map { Self.record(at: Int64($0) * 1000, detail: "#\($0)") }
+            // logrotate with delaycompress: .1 plain, older ones compressed.
+            for (index, suffix) in [".3", ".2", ".1", ""].enumerated() {
+                try Self.write(Self.lines(Array(records[index * 10..<(index + 1) * 10])), to: path + suffix)
+            }
+            try Self.gzip(path + ".3")
+            try Self.gzip(path + ".2")
+            try Self.write("unrelated\n", to: directory + "/rejections.jsonl.bak")
+            try Self.write("unrelated\n", to: directory + "/other.jsonl.1")
+
+            let all = RejectionLogReader.files(for: path, rotation: .all)
+            #expect(all.map(\.path) == [path + ".3.gz", path + ".2.gz", path + ".1", path])
+            #expect(all.map(\.isCompressed) == [true, true, false, false])
+            let read = Self.readAll(all)
+            #expect(read.problems.isEmpty)
+            #expect(read.records == records)
+
+            #expect(RejectionLogReader.files(for: path).map(\.path) == [path + ".1", path])
+            #expect(Self.readAll(RejectionLogReader.files(for: path)).records == Array(records[20...]))
+            #expect(RejectionLogReader.files(for: path, rotation: .none).map(\.path) == [path])
+
+            // While logrotate compresses .1 both exist for a moment; the plain one is complete.
+            try Self.write(Self.lines(Array(records[20..<25])), to: path + ".1.gz")
+            #expect(RejectionLogReader.files(for: path, rotation: .latest).map(\.path) == [path + ".1", path])
+        }
+    }
+
+    @Test("dateext siblings sort by date; a damaged .gz yields its good lines and a problem")
+    func dateextAndDamagedGzip() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/rejections.jsonl"
+            let records = (0..<3000).map { Self.record(at: Int64($0), detail: "#\($0) " + String(repeating: "x", count: $0 % 50)) }
+            try Self.write(Self.lines(Array(records[0..<1000])), to: path + "-20261123")
+            try Self.write(Self.lines(Array(records[1000..<2000])), to: path + "-20261124")
+            try Self.write(Self.lines(Array(records[2000...])), to: path)
+            try Self.gzip(path + "-20261123")
+            let files = RejectionLogReader.files(for: path, rotation: .all)
+            #expect(files.map(\.path) == [path + "-20261123.gz", path + "-20261124", path])
+            #expect(Self.readAll(files).records == records)
+
+            // Cut the compressed file in half: gzip reports it; what came before is kept.
+            let gz = try Data(contentsOf: URL(fileURLWithPath: path + "-20261123.gz"))
+            try gz.prefix(gz.count / 2).write(to: URL(fileURLWithPath: path + "-20261123.gz"))
+            let (read, problems) = Self.readAll([RejectionLogFile(path: path + "-20261123.gz")])
+            #expect(!read.isEmpty && read.count < 1000)
+            #expect(read == Array(records[0..<read.count]))
+            #expect(problems.contains { $0.line == nil && $0.message.contains("gzip -dc exited") })
+        }
+    }
+
+    // MARK: Following
+
+    /// Reads events until the next record (collecting problems on the way).
+    static func nextRecord(_ iterator: inout RejectionLogFollower.Iterator, problems: inout [RejectionLogProblem]) async -> RejectionRecord? {
+        while let event = await iterator.next() {
+            switch event {
+            case .record(let record): return record
+            case .problem(let problem): problems.append(problem)
+            case .caughtUp: Issue.record("caughtUp twice")
+            }
+        }
+        return nil
+    }
+
+    @Test("--follow: existing lines, caught up, then appended lines across create-rotation and copytruncate",
+          .timeLimit(.minutes(1)))
+    func follow() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/rejections.jsonl"
+            let r = (0..<10).map { Self.record(at: Int64($0) * 1000, detail: "#\($0)") }
+            try Self.write(Self.lines([r[0], r[1]]), to: path)
+
+            var iterator = RejectionLogFollower(path: path, pollInterval: .milliseconds(5)).makeAsyncIterator()
+            var problems: [RejectionLogProblem] = []
+            #expect(await iterator.next() == .record(r[0]))
+            #expect(await iterator.next() == .record(r[1]))
+            #expect(await iterator.next() == .caughtUp)
+
+            try Self.append(Self.lines([r[2]]), to: path)
+            #expect(await Self.nextRecord(&iterator, problems: &problems) == r[2])
+
+            // A line written in two pieces is delivered once, whole.
+            let line3 = r[3].jsonLine() + "\n"
+            try Self.append(String(line3.prefix(30)), to: path)
+            try Self.append(String(line3.dropFirst(30)), to: path)
+            #expect(await Self.nextRecord(&iterator, problems: &problems) == r[3])
+
+            // logrotate `create`: rename, the gateway writes one more line to the old file before
+            // SIGUSR1 makes it reopen, then writes to the new file.
+            try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+            try Self.append(Self.lines([r[4]]), to: path + ".1")
+            try Self.write(Self.lines([r[5]]), to: path)
+            #expect(await Self.nextRecord(&iterator, problems: &problems) == r[4])
+            #expect(await Self.nextRecord(&iterator, problems: &problems) == r[5])
+            try Self.append(Self.lines([r[6]]), to: path)
+            #expect(await Self.nextRecord(&iterator, problems: &problems) == r[6])
+
+            // logrotate `copytruncate`: the same file emptied, then written from the start.
+            try Self.write(Self.lines(Array(r[0...6])), to: path + ".2")
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.truncate(atOffset: 0)
+            try handle.close()
+            try Self.append(Self.lines([r[7]]), to: path)
+            #expect(await Self.nextRecord(&iterator, problems: &problems) == r[7])
+
+            // A damaged line while following is reported with its line number and skipped.
+            try Self.append("{\"time\":oops}\n" + Self.lines([r[8]]), to: path)
+            #expect(await Self.nextRecord(&iterator, problems: &problems) == r[8])
+            #expect(problems.map(\.line) == [2])
+
+            // Removed (and not yet re-created) is survived too.
+            try FileManager.default.removeItem(atPath: path)
+            try Self.write(Self.lines([r[9]]), to: path)
+            #expect(await Self.nextRecord(&iterator, problems: &problems) == r[9])
+            #expect(problems.count == 1)
+        }
+    }
+
+    @Test("--follow waits for a file that does not exist yet", .timeLimit(.minutes(1)))
+    func followMissing() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/later.jsonl"
+            var iterator = RejectionLogFollower(path: path, pollInterval: .milliseconds(5)).makeAsyncIterator()
+            #expect(await iterator.next() == .caughtUp)
+            let record = Self.record(at: 42)
+            try Self.write(Self.lines([record]), to: path)
+            #expect(await iterator.next() == .record(record))
+        }
+    }
+
+    @Test("--follow ends when its task is cancelled", .timeLimit(.minutes(1)))
+    func followCancelled() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/quiet.jsonl"
+            try Self.write("", to: path)
+            let task = Task {
+                var count = 0
+                for await _ in RejectionLogFollower(path: path, pollInterval: .milliseconds(5)) { count += 1 }
+                return count
+            }
+            task.cancel()
+            #expect(await task.value <= 1)
+        }
+    }
+}
