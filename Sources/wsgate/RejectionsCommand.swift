@@ -112,6 +112,9 @@ struct RejectionsCommand: AsyncParsableCommand {
     func validate() throws {
         if since != nil, from != nil { throw ValidationError("--since and --from both set the start; give one") }
         if log != nil, config != nil { throw ValidationError("--log and --config both name the log; give one") }
+        if log == nil, config == nil {
+            throw ValidationError("give the log with --log FILE, or a config with --config FILE (its rejection_log.path is read)")
+        }
         if rotated, currentOnly { throw ValidationError("--rotated and --current-only contradict each other") }
         if follow, summary { throw ValidationError("--follow prints lines; it cannot be combined with --summary") }
         if summary, limit != nil { throw ValidationError("--limit bounds printed lines; for the summary's tables use --top") }
@@ -185,16 +188,20 @@ struct RejectionsCommand: AsyncParsableCommand {
         let reader = RejectionLogReader()
         var counts = RejectionSummary()
         var recent = RecentRecords(limit: limit)
-        if !summary, !json { output.write(Self.tableHeader) }
+        var lines = 0
+        var matched = 0
         let opened = reader.read(files) { event in
             switch event {
             case .record(let record):
+                lines += 1
                 guard filter.matches(record) else { return }
+                matched += 1
                 if summary {
                     counts.add(record)
                 } else if limit != nil {
                     recent.append(record)
                 } else {
+                    if matched == 1, !json { output.write(Self.tableHeader) }
                     output.write(self.render(record))
                 }
             case .problem(let problem):
@@ -203,7 +210,9 @@ struct RejectionsCommand: AsyncParsableCommand {
                 break
             }
         }
-        for record in recent.records { output.write(render(record)) }
+        let last = recent.records
+        if !last.isEmpty, !json { output.write(Self.tableHeader) }
+        for record in last { output.write(render(record)) }
         if summary {
             output.write(json ? counts.json(top: top) + "\n" : counts.text(top: top))
         }
@@ -211,6 +220,9 @@ struct RejectionsCommand: AsyncParsableCommand {
         problems.finish()
         // Nothing could be opened at all: that is an error, not an empty result.
         if opened == 0 { throw ExitCode.failure }
+        if matched == 0, !summary {
+            Self.printToStandardError("no matching rejections (\(lines) line\(lines == 1 ? "" : "s") read from \(opened) file\(opened == 1 ? "" : "s"))")
+        }
     }
 
     /// Prints the older files and the live file's last lines, then every new matching line.
@@ -252,9 +264,7 @@ struct RejectionsCommand: AsyncParsableCommand {
     /// The log path: `--log`, or the config's `rejection_log`.
     private func logPath() throws -> String {
         if let log { return log }
-        guard let config else {
-            throw ValidationError("give the log with --log FILE, or a config with --config FILE (its rejection_log.path is read)")
-        }
+        guard let config else { throw ValidationError("give --log FILE or --config FILE") }
         let configuration: GatewayConfiguration
         do {
             configuration = try ConfigurationLoader.load(path: config)

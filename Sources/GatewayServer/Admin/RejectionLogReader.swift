@@ -501,14 +501,23 @@ struct RejectionLineParser {
             if byte == UInt8(ascii: "\"") {
                 let raw = UnsafeBufferPointer(rebasing: bytes[start..<index])
                 index += 1
-                guard let text = String(validating: raw, as: UTF8.self) else { throw .corrupt("a string is not UTF-8") }
-                return text
+                return try Self.text(raw)
             }
             if byte == UInt8(ascii: "\\") { return try escapedString(from: start) }
             if byte < 0x20 { throw .corrupt("a control character inside a string") }
             index += 1
         }
         throw .truncated
+    }
+
+    /// Validated UTF-8 as a string. Log text is nearly always ASCII, which needs no validation and
+    /// takes the cheapest way into a `String`; anything else is validated, never repaired.
+    private static func text(_ raw: UnsafeBufferPointer<UInt8>) throws(RejectionLineError) -> String {
+        var high: UInt8 = 0
+        for byte in raw { high |= byte }
+        if high < 0x80 { return String(decoding: raw, as: UTF8.self) }
+        guard let text = String(validating: raw, as: UTF8.self) else { throw .corrupt("a string is not UTF-8") }
+        return text
     }
 
     /// The slow path, for a string with escapes: decodes into a byte buffer.
@@ -521,8 +530,7 @@ struct RejectionLineParser {
             index += 1
             switch byte {
             case UInt8(ascii: "\""):
-                guard let text = String(validating: out, as: UTF8.self) else { throw .corrupt("a string is not UTF-8") }
-                return text
+                return try out.withUnsafeBufferPointer { raw throws(RejectionLineError) in try Self.text(raw) }
             case UInt8(ascii: "\\"):
                 guard index < bytes.count else { throw .truncated }
                 let escape = bytes[index]
@@ -712,7 +720,7 @@ public struct RejectionFilter: Sendable {
             return address!
         }
         for (index, wanted) in clients.enumerated() {
-            if wanted.contains("/") {
+            if wanted.utf8.contains(UInt8(ascii: "/")) {
                 // A CIDR block: any address inside it.
                 if let block = clientBlocks[index], let bytes = bytes(), block.contains(bytes) { return true }
             } else if Self.hasPort(wanted) {
@@ -738,7 +746,7 @@ public struct RejectionFilter: Sendable {
         }
         guard let colon = text.firstIndex(of: ":") else { return text }
         // A bare IPv6 address has several colons and no port.
-        if text[text.index(after: colon)...].contains(":") { return text }
+        if text[text.index(after: colon)...].contains(where: { $0 == ":" }) { return text }
         return text[..<colon]
     }
 
@@ -936,6 +944,8 @@ public final class RejectionLogCursor {
     private var pendingIndex = 0
     private var caughtUp = false
     private var reportedMissing = false
+    /// The last bytes read (up to 64), to notice the file being rewritten under the read position.
+    private var tail: [UInt8] = []
 
     /// A cursor at the start of the file at `path` (which need not exist yet).
     public init(path: String) {
@@ -963,7 +973,17 @@ public final class RejectionLogCursor {
     /// Reads what was appended; handles rotation and truncation.
     private func look() {
         if fd < 0 { openLive() }
-        if fd >= 0 { readToEnd() }
+        if fd >= 0 {
+            if wasRewritten() {
+                // `copytruncate`: the same file, emptied (and perhaps written again since the last
+                // look); start again from its beginning.
+                scanner.restart(file: path) { pending.append($0) }
+                lseek(fd, 0, SEEK_SET)
+                offset = 0
+                tail.removeAll()
+            }
+            readToEnd()
+        }
         if !caughtUp {
             caughtUp = true
             pending.append(.caughtUp)
@@ -980,13 +1000,20 @@ public final class RejectionLogCursor {
             scanner.restart(file: path) { pending.append($0) }
             openLive()
             if fd >= 0 { readToEnd() }
-        } else if Int64(now.st_size) < offset {
-            // `copytruncate`: the same file, emptied; start again from its beginning.
-            scanner.restart(file: path) { pending.append($0) }
-            lseek(fd, 0, SEEK_SET)
-            offset = 0
-            readToEnd()
         }
+    }
+
+    /// Whether the open file no longer holds what was read from it: it is shorter than the read
+    /// position, or the bytes just before that position changed (emptied and refilled past it
+    /// between two looks, which a size check alone would miss).
+    private func wasRewritten() -> Bool {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return false }
+        if Int64(info.st_size) < offset { return true }
+        guard !tail.isEmpty else { return false }
+        var current = [UInt8](repeating: 0, count: tail.count)
+        let count = current.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(offset - Int64(tail.count))) }
+        return count != tail.count || current != tail
     }
 
     private func openLive() {
@@ -1004,6 +1031,7 @@ public final class RejectionLogCursor {
         device = UInt64(info.st_dev)
         inode = UInt64(info.st_ino)
         offset = 0
+        tail.removeAll()
         reportedMissing = false
     }
 
@@ -1015,6 +1043,9 @@ public final class RejectionLogCursor {
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { return }
             offset += Int64(count)
+            let kept = min(count, 64)
+            tail.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(count - kept)..<count]))
+            if tail.count > 64 { tail.removeFirst(tail.count - 64) }
             scanner.consume(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) { pending.append($0) }
         }
     }

@@ -39,7 +39,7 @@ public struct RejectionSummary: Sendable, Equatable {
         byRoute[record.route ?? "-", default: 0] += 1
         if let client = record.client {
             let host = RejectionFilter.host(of: client)
-            byClient[host.count == client.count ? client : String(host), default: 0] += 1
+            byClient[host.utf8.count == client.utf8.count ? client : String(host), default: 0] += 1
         }
         if let sub = record.sub { bySubject[sub, default: 0] += 1 }
         if let time = RejectionFilter.epochMilliseconds(record.time) {
