@@ -569,4 +569,100 @@ import Testing
             #expect(await task.value <= 1)
         }
     }
+
+    // MARK: The command
+
+    /// The `wsgate` binary built next to this test bundle (`swift test` builds every product).
+    static let wsgateBinary: String? = {
+        let candidates = [
+            Bundle.main.executableURL?.deletingLastPathComponent(),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            Bundle.main.bundleURL.deletingLastPathComponent(),
+        ]
+        return candidates.compactMap { $0?.appendingPathComponent("wsgate").path }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+
+    /// Runs `wsgate ARGS`; its exit status, standard output and standard error (through a file,
+    /// so that neither pipe can fill up while the other is read).
+    static func wsgate(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+        let errorPath = NSTemporaryDirectory() + "wsgate-rejections-stderr-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: errorPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errorPath) }
+        let errorFile = try FileHandle(forWritingTo: URL(fileURLWithPath: errorPath))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: wsgateBinary!)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = errorFile
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try errorFile.close()
+        let errors = try String(contentsOfFile: errorPath, encoding: .utf8)
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self), errors)
+    }
+
+    @Test("wsgate rejections end to end: rotated files, summary JSON, filters, damaged lines, bad reason, --config",
+          .enabled(if: wsgateBinary != nil, "the wsgate binary is built next to the tests"))
+    func command() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/rejections.jsonl"
+            let records = (0..<30).map {
+                Self.record(at: Int64($0) * 60_000, reason: $0 % 3 == 0 ? "token_expired" : "signature_invalid",
+                            client: "192.0.2.\($0 % 4):4000\($0)", sub: "user-\($0 % 2)")
+            }
+            try Self.write(Self.lines(Array(records[0..<10])), to: path + ".2")
+            try Self.gzip(path + ".2")
+            try Self.write(Self.lines(Array(records[10..<20])), to: path + ".1")
+            try Self.write(Self.lines(Array(records[20..<25])) + "{oops\n" + Self.lines(Array(records[25...])), to: path)
+
+            let all = try Self.wsgate(["rejections", "--log", path, "--rotated", "--summary", "--json"])
+            #expect(all.status == 0)
+            let summary = try JSONSerialization.jsonObject(with: Data(all.out.utf8)) as? [String: Any]
+            #expect(summary?["total"] as? Int == 30)
+            #expect(summary?["first_seen"] as? String == records[0].time)
+            #expect(all.err == "\(path):6: corrupt line (expected a key at byte 2); skipped\n")
+
+            let latest = try Self.wsgate(["rejections", "--log", path, "--json", "--reason", "token_expired", "--sub", "user-1"])
+            #expect(latest.status == 0)
+            let expected = records[10...].filter { $0.reason == "token_expired" && $0.sub == "user-1" }
+            #expect(latest.out == Self.lines(Array(expected)))
+
+            let window = try Self.wsgate(["rejections", "--log", path, "--rotated", "--from", records[5].time, "--to", records[8].time,
+                                          "--client", "192.0.2.0/30", "--limit", "2"])
+            #expect(window.out.split(separator: "\n").count == 3, "a header and the last two of minutes 5, 6, 7")
+            #expect(window.out.contains(records[6].time) && window.out.contains(records[7].time))
+
+            let bad = try Self.wsgate(["rejections", "--log", path, "--reason", "expired"])
+            #expect(bad.status == 64)
+            #expect(bad.err.contains("unknown reason code expired; valid codes: headers_too_large, "))
+
+            let missing = try Self.wsgate(["rejections", "--log", directory + "/none.jsonl"])
+            #expect(missing.status == 1)
+            #expect(missing.err.contains("cannot open"))
+
+            try Self.write("""
+                listen:
+                  - address: 127.0.0.1:0
+                keys:
+                  - id: k
+                    algorithms: [HS256]
+                    secret_env: WSGATE_REJECTIONS_TEST_SECRET
+                routes:
+                  - path: /ws
+                    upstream: ws://127.0.0.1:9/
+                    auth: required
+                rejection_log: { path: rejections.jsonl }
+
+                """, to: directory + "/wsgate.yaml")
+            let viaConfig = try Self.wsgate(
+                ["rejections", "--config", directory + "/wsgate.yaml", "--current-only", "--summary"],
+                environment: ["WSGATE_REJECTIONS_TEST_SECRET": String(repeating: "s", count: 40)])
+            #expect(viaConfig.status == 0, "\(viaConfig.err)")
+            #expect(viaConfig.out.hasPrefix("10 rejections, \(records[20].time) to \(records[29].time)"))
+        }
+    }
 }

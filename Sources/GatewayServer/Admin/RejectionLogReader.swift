@@ -102,16 +102,17 @@ public struct RejectionLogReader: Sendable {
     public static func files(for path: String, rotation: RejectionLogRotation = .latest) -> [RejectionLogFile] {
         let live = RejectionLogFile(path: path, isCompressed: false)
         guard rotation != .none, path != "-" else { return [live] }
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
-        let base = url.lastPathComponent
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        // Siblings are named the way `path` is (relative stays relative), for the problem reports.
+        let slash = path.lastIndex(of: "/")
+        let prefix = slash.map { String(path[...$0]) } ?? ""
+        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: prefix.isEmpty ? "." : prefix)) ?? []
         var numbered: [(Int, String)] = []
         var dated: [String] = []
         for name in names where name.count > base.count && name.hasPrefix(base) {
             var rest = Substring(name.dropFirst(base.count))
             if rest.hasSuffix(".gz") { rest = rest.dropLast(3) }
-            if rest.first == ".", let number = Int(rest.dropFirst()), number >= 0, rest.dropFirst().allSatisfy(\.isASCII) {
+            if rest.first == ".", rest.count > 1, rest.dropFirst().allSatisfy({ ("0"..."9").contains($0) }), let number = Int(rest.dropFirst()) {
                 numbered.append((number, name))
             } else if rest.first == "-", rest.count > 1, rest.dropFirst().allSatisfy({ $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }) {
                 dated.append(name)
@@ -125,7 +126,6 @@ public struct RejectionLogReader: Sendable {
         dated.sort()
         var rotated = dated + numbered.map(\.1)
         if rotation == .latest, let newest = rotated.last { rotated = [newest] }
-        let prefix = directory == "." && !path.hasPrefix("./") ? "" : directory + "/"
         return rotated.map { RejectionLogFile(path: prefix + $0) } + [live]
     }
 
