@@ -233,7 +233,7 @@ struct RejectionsCommand: AsyncParsableCommand {
         reader.read(olderFiles) { event in
             switch event {
             case .record(let record): if filter.matches(record) { recent.append(record) }
-            case .problem(let problem): if problem.line != nil { problems.report(problem) }
+            case .problem(let problem): problems.report(problem)
             case .caughtUp: break
             }
         }
@@ -254,6 +254,8 @@ struct RejectionsCommand: AsyncParsableCommand {
                 problems.report(problem)
             case .caughtUp:
                 live = true
+                // From here on every problem is news: show each, however many came before.
+                problems.unlimited = true
                 for record in recent.records { output.write(render(record)) }
                 recent = RecentRecords(limit: 0)
                 output.flush()
@@ -335,14 +337,17 @@ private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -
 
 /// The last N records seen, oldest first (a ring), or all of them when there is no limit.
 private struct RecentRecords {
+    /// How many to keep; nil keeps all.
     let limit: Int?
     private var ring: [RejectionRecord] = []
     private var start = 0
 
+    /// An empty window of `limit` records (nil: unbounded).
     init(limit: Int?) {
         self.limit = limit
     }
 
+    /// Keeps `record`, forgetting the oldest when full.
     mutating func append(_ record: RejectionRecord) {
         guard let limit else {
             ring.append(record)
@@ -357,6 +362,7 @@ private struct RecentRecords {
         }
     }
 
+    /// The kept records, oldest first.
     var records: [RejectionRecord] {
         Array(ring[start...] + ring[..<start])
     }
@@ -365,18 +371,24 @@ private struct RecentRecords {
 /// Problems on standard error: the first ones in full, then only counted, so a badly damaged file
 /// does not bury the output.
 private struct ProblemReport {
+    /// Problems printed in full before the rest are only counted.
     static let shownLimit = 20
+    /// Problems so far.
     var count = 0
+    /// Show every problem (following live: each one is news).
+    var unlimited = false
 
+    /// Prints (or counts) one problem.
     mutating func report(_ problem: RejectionLogProblem) {
         count += 1
-        if count <= Self.shownLimit {
+        if unlimited || count <= Self.shownLimit {
             RejectionsCommand.printToStandardError(problem.description)
         } else if count == Self.shownLimit + 1 {
             RejectionsCommand.printToStandardError("(further problems are only counted)")
         }
     }
 
+    /// Prints the total when some were only counted.
     func finish() {
         if count > Self.shownLimit {
             RejectionsCommand.printToStandardError("\(count) lines or files skipped in all")
@@ -389,6 +401,7 @@ private struct ProblemReport {
 private final class StandardOutput {
     private var buffer: [UInt8] = []
 
+    /// An empty buffer.
     init() {
         buffer.reserveCapacity(1 << 16)
     }
@@ -397,11 +410,13 @@ private final class StandardOutput {
         flush()
     }
 
+    /// Appends `text`, writing out when the buffer is full.
     func write(_ text: String) {
         buffer.append(contentsOf: text.utf8)
         if buffer.count >= 1 << 16 { flush() }
     }
 
+    /// Writes out everything buffered; exits quietly when the reader has gone (EPIPE).
     func flush() {
         var written = 0
         while written < buffer.count {

@@ -31,10 +31,12 @@ import Testing
         return try await body(path)
     }
 
+    /// Replaces the file at `path` with `text`.
     static func write(_ text: String, to path: String) throws {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     }
 
+    /// Appends `text` to the file at `path`, as the gateway's `O_APPEND` writes do.
     static func append(_ text: String, to path: String) throws {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? handle.close() }
@@ -42,6 +44,7 @@ import Testing
         try handle.write(contentsOf: Data(text.utf8))
     }
 
+    /// The records as the gateway writes them: one `jsonLine()` and a newline each.
     static func lines(_ records: [RejectionRecord]) -> String {
         records.map { $0.jsonLine() + "\n" }.joined()
     }
@@ -237,6 +240,7 @@ import Testing
             tokenFP: String(format: "%012x", minute * 1_000_003))
     }
 
+    /// The minutes of `hour` that `filter` keeps.
     static func minutes(_ filter: RejectionFilter) -> [Int] {
         hour.enumerated().filter { filter.matches($0.element) }.map(\.offset)
     }

@@ -318,9 +318,12 @@ struct RejectionLineScanner {
 
 /// A parser for one flat JSON object (RFC 8259) holding a rejection record.
 struct RejectionLineParser {
+    /// The line, without its newline.
     let bytes: UnsafeBufferPointer<UInt8>
+    /// The next byte to read.
     var index = 0
 
+    /// A parser at the start of `bytes`.
     init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
     }
@@ -355,6 +358,8 @@ struct RejectionLineParser {
     private var kid: String?, iss: String?, sub: String?, tokenFP: String?, requestID: String?
     private var seen: UInt16 = 0
 
+    /// Parses the whole line as one record; fails on anything else, `.truncated` when the line
+    /// ends before the object does.
     mutating func record() throws(RejectionLineError) -> RejectionRecord {
         skipSpace()
         try expect(UInt8(ascii: "{"), "does not start with {")
@@ -769,6 +774,7 @@ public struct RejectionFilter: Sendable {
         return text.withUTF8 { epochMilliseconds(bytes: $0) }
     }
 
+    /// `epochMilliseconds(_:)` on bytes.
     static func epochMilliseconds(bytes b: UnsafeBufferPointer<UInt8>) -> Int64? {
         var i = 0
         func number(_ width: Int) -> Int? {
