@@ -154,10 +154,18 @@ final class HTTPPhaseHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
+            if head.status == .switchingProtocols {
+                // Swap codecs once the decoder has returned (it may still emit `.end`).
+                context.eventLoop.assumeIsolated().execute { self.upgrade(context: context) }
+            }
         case .body(let buffer):
             body += String(buffer: buffer)
         case .end:
-            // Swap codecs only after `.end`, which the HTTP decoder emits right after a 101 head.
+            if head?.status != .switchingProtocols { finish(context: context) }
+        }
+    }
+
+    private func upgrade(context: ChannelHandlerContext) {
             if let head, head.status == .switchingProtocols, !done {
                 done = true
                 let sync = context.pipeline.syncOperations
@@ -175,10 +183,7 @@ final class HTTPPhaseHandler: ChannelInboundHandler, RemovableChannelHandler {
                     sync.removeHandler(observer, promise: nil)
                 }
                 sync.removeHandler(decoder, promise: nil)
-                return
             }
-            finish(context: context)
-        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -114,7 +114,8 @@ import Testing
                 #expect(response.status == 101)
                 let client2 = try #require(client)
                 _ = await client2.nextText()  // greeting
-                #expect(await client2.nextText() == "Recv: early")
+                let event = await client2.next()
+                #expect(event == .frame(opcode: .text, fin: true, data: Array("Recv: early".utf8)), "\(event)")
                 await client2.abort()
                 #expect(await GatewayHarness.settle(gateway))
             }

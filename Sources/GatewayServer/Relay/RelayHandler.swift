@@ -119,12 +119,24 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Closes this side once everything written so far has reached the socket.
-    func closeAfterPendingWrites() {
+    ///
+    /// With `halfClose`, only the output is shut (a FIN after the last frame) and the socket keeps
+    /// reading until the peer's close reply and EOF, or `linger`: closing a socket with the peer's
+    /// close reply still unread makes the kernel answer with a reset instead (RFC 6455 §7.1.1
+    /// wants the TCP close to follow the close handshake cleanly).
+    func closeAfterPendingWrites(halfClose: Bool = false, linger: TimeAmount = .seconds(2)) {
         guard !closing, let context else { return }
         closing = true
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
-            channel.close(promise: nil)
+        let flushed = context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)))
+        guard halfClose else {
+            flushed.whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        let deadline = channel.eventLoop.scheduleTask(in: linger) { channel.close(promise: nil) }
+        channel.closeFuture.whenComplete { _ in deadline.cancel() }
+        flushed.whenComplete { _ in
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
         }
     }
 }

@@ -66,17 +66,24 @@ final class RelaySession {
     ) throws {
         try clientPipeline.addHandler(clientRelay)
         try upstreamPipeline.addHandler(upstreamRelay)
-        for handler in removing.upstream {
-            clientPipelineRemove(upstreamPipeline, handler)
-        }
-        for handler in removing.client {
-            clientPipelineRemove(clientPipeline, handler)
-        }
+        // A decoder hands its buffered bytes over when it is removed, which may happen after this
+        // call returns and outside any read batch: flush the receiving side once removal is done.
+        remove(removing.upstream, from: upstreamPipeline, thenFlush: clientRelay)
+        remove(removing.client, from: clientPipeline, thenFlush: upstreamRelay)
     }
 
-    private func clientPipelineRemove(_ pipeline: ChannelPipeline.SynchronousOperations, _ handler: RemovableChannelHandler) {
-        if let context = try? pipeline.context(handler: handler) {
-            pipeline.removeHandler(context: context, promise: nil)
+    private func remove(_ handlers: [RemovableChannelHandler], from pipeline: ChannelPipeline.SynchronousOperations, thenFlush relay: RelayHandler) {
+        let eventLoop = clientChannel.eventLoop
+        var removals: [EventLoopFuture<Void>] = []
+        for handler in handlers {
+            guard let context = try? pipeline.context(handler: handler) else { continue }
+            let promise = eventLoop.makePromise(of: Void.self)
+            pipeline.removeHandler(context: context, promise: promise)
+            removals.append(promise.futureResult)
+        }
+        let bound = NIOLoopBound(relay, eventLoop: eventLoop)
+        EventLoopFuture.andAllComplete(removals, on: eventLoop).whenComplete { _ in
+            bound.value.flush()
         }
     }
 
@@ -243,7 +250,9 @@ final class RelaySession {
     }
 
     private func closeAfterWrites(_ relay: RelayHandler) {
-        relay.closeAfterPendingWrites()
+        // Toward the client the gateway is the server, which closes TCP first; it half-closes so
+        // the client's close reply is read rather than answered with a reset.
+        relay.closeAfterPendingWrites(halfClose: relay.side == .client)
     }
 
     private func finish() {

@@ -169,21 +169,15 @@ final class UpstreamHandshakeHandler: ChannelInboundHandler, RemovableChannelHan
     private var head: HTTPResponseHead?
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !answered else { return }
-        switch unwrapInboundIn(data) {
-        case .head(let head) where head.status == .switchingProtocols:
-            // Report at `.end`: the decoder emits that part next, and it must not reach the relay.
-            self.head = head
-        case .head(let head):
-            answered = true
+        guard case .head(let head) = unwrapInboundIn(data), !answered else { return }
+        answered = true
+        if head.status == .switchingProtocols {
+            // Report once the decoder has returned: it may still emit `.end` for this head, and
+            // that part must not reach the relay that replaces this handler.
+            let response = self.response
+            context.eventLoop.assumeIsolated().execute { response.succeed(head) }
+        } else {
             response.succeed(head)
-        case .end:
-            if let head {
-                answered = true
-                response.succeed(head)
-            }
-        case .body:
-            break
         }
     }
 
