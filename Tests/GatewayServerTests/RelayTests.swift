@@ -182,14 +182,14 @@ import Testing
     }
 
     @Test func tokenExpiryClosesWith4001() async throws {
-        // exp is whole seconds: a token with two seconds left closes within about three.
-        let token = try GatewayHarness.token(ttl: 2)
         try await GatewayHarness.withEchoBackend { backendPort in
             try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in
+                // exp is whole seconds: a token with three seconds left closes within about four.
+                let token = try GatewayHarness.token(ttl: 3)
                 let (client, _, _) = try await Self.open(port: port, headers: [("Authorization", "Bearer \(token)")])
                 let started = ContinuousClock.now
                 #expect(await client.next() == .frame(opcode: .connectionClose, fin: true, data: [0x0f, 0xa1] + Array("token expired".utf8)))
-                #expect(ContinuousClock.now - started < .seconds(5))
+                #expect(ContinuousClock.now - started < .seconds(6))
                 try? await client.sendClose(code: 4001)
                 #expect(await client.next() == .closed)
                 #expect(await GatewayHarness.settle(gateway))
