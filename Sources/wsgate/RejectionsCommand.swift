@@ -28,11 +28,15 @@ struct RejectionsCommand: AsyncParsableCommand {
             Corrupt or truncated lines are reported on standard error with their file and line \
             number and skipped.
 
+            The table's ROUTE is the route pattern, or the request path in parentheses when no \
+            route matched; times are UTC, as written.
+
             Examples:
               wsgate rejections --config wsgate.yaml --since 1h --summary
-              wsgate rejections --log logs/rejections.jsonl --reason token_expired --route /ws/chat
-              wsgate rejections --log logs/rejections.jsonl --client 10.1.0.0/16 --follow
-              wsgate rejections --log logs/rejections.jsonl --from 2026-11-25T09:00Z --to 2026-11-25T10:00Z --json
+              wsgate rejections --log rejections.jsonl --reason token_expired
+              wsgate rejections --log rejections.jsonl --client 10.1.0.0/16 --follow
+              wsgate rejections --log rejections.jsonl --rotated --json \\
+                  --from 2026-11-25T09:00Z --to 2026-11-25T10:00Z
             """
     )
 
