@@ -183,7 +183,7 @@ struct RejectionsCommand: AsyncParsableCommand {
         var files = RejectionLogReader.files(for: path, rotation: rotation)
 
         if follow {
-            if path == "-" { throw ValidationError("--follow needs a file, not standard input") }
+            if path == "-" || path.hasSuffix(".gz") { throw ValidationError("--follow needs the live log file, not standard input or a compressed file") }
             files.removeLast()  // the follower reads the live file itself
             try await runFollowing(path: path, olderFiles: files, filter: filter, output: output, problems: &problems)
             return

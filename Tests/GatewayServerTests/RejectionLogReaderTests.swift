@@ -439,6 +439,9 @@ import Testing
             #expect(RejectionLogReader.files(for: path).map(\.path) == [path + ".1", path])
             #expect(Self.readAll(RejectionLogReader.files(for: path)).records == Array(records[20...]))
             #expect(RejectionLogReader.files(for: path, rotation: .none).map(\.path) == [path])
+            // Naming one compressed file reads just that one, decompressed.
+            #expect(RejectionLogReader.files(for: path + ".2.gz") == [RejectionLogFile(path: path + ".2.gz", isCompressed: true)])
+            #expect(Self.readAll(RejectionLogReader.files(for: path + ".2.gz")).records == Array(records[10..<20]))
 
             // While logrotate compresses .1 both exist for a moment; the plain one is complete.
             try Self.write(Self.lines(Array(records[20..<25])), to: path + ".1.gz")

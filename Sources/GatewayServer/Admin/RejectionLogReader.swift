@@ -98,10 +98,12 @@ public struct RejectionLogReader: Sendable {
     ///
     /// Rotated siblings are `path.N` and `path.N.gz` (logrotate's default numbering, higher is
     /// older) and `path-SUFFIX[.gz]` (logrotate's `dateext`, sorted by name). A missing live file
-    /// is still listed so that reading it reports it.
+    /// is still listed so that reading it reports it. A `path` ending in `.gz` is one compressed
+    /// file, listed alone.
     public static func files(for path: String, rotation: RejectionLogRotation = .latest) -> [RejectionLogFile] {
-        let live = RejectionLogFile(path: path, isCompressed: false)
-        guard rotation != .none, path != "-" else { return [live] }
+        // `--log old.jsonl.3.gz` names one compressed file: read just that, decompressed.
+        let live = RejectionLogFile(path: path)
+        guard rotation != .none, path != "-", !live.isCompressed else { return [live] }
         // Siblings are named the way `path` is (relative stays relative), for the problem reports.
         let slash = path.lastIndex(of: "/")
         let prefix = slash.map { String(path[...$0]) } ?? ""
