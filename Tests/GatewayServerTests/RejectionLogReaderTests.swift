@@ -406,6 +406,22 @@ import Testing
         }
     }
 
+    @Test("a file without newlines is not held in memory whole: an overlong line is skipped")
+    func overlongLine() async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/rejections.jsonl"
+            let good = Self.record(at: 1)
+            var bytes = Data(Self.lines([good]).utf8)
+            bytes.append(Data(repeating: 0x41, count: RejectionLineScanner.maxLineBytes + 3 * RejectionLogReader.chunkSize))
+            bytes.append(Data(("\n" + Self.lines([good])).utf8))
+            try bytes.write(to: URL(fileURLWithPath: path))
+            let (records, problems) = Self.readAll([RejectionLogFile(path: path)])
+            #expect(records == [good, good])
+            #expect(problems.map(\.line) == [2])
+            #expect(problems.first?.message.contains("longer than 16 MiB") == true)
+        }
+    }
+
     @Test("a missing file is a problem, not a crash")
     func missingFile() {
         let (records, problems) = Self.readAll([RejectionLogFile(path: "/nonexistent/rejections.jsonl")])

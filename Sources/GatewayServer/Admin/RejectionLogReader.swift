@@ -257,6 +257,11 @@ struct RejectionLineScanner {
     var lineNumber = 0
     /// The start of a line whose end has not been read yet.
     var carry: [UInt8] = []
+    /// Inside a line longer than `maxLineBytes`: its rest is skipped up to the next newline.
+    var skippingLongLine = false
+    /// No gateway line comes near this (request heads are bounded at 16 KiB); it keeps a file
+    /// without newlines (a binary given by mistake) from being held in memory whole.
+    static let maxLineBytes = 16 << 20
 
     /// Scans a chunk; complete lines become events.
     mutating func consume(_ chunk: UnsafeRawBufferPointer, _ body: (RejectionLogEvent) -> Void) {
@@ -265,11 +270,20 @@ struct RejectionLineScanner {
         let end = chunk.count
         while start < end {
             guard let found = memchr(base + start, 0x0A, end - start) else {
+                if skippingLongLine { return }
                 carry.append(contentsOf: UnsafeBufferPointer(start: base + start, count: end - start))
+                if carry.count > Self.maxLineBytes {
+                    lineNumber += 1
+                    body(.problem(RejectionLogProblem(file: file, line: lineNumber, message: "corrupt line (longer than \(Self.maxLineBytes >> 20) MiB); skipped")))
+                    carry = []
+                    skippingLongLine = true
+                }
                 return
             }
             let newline = UnsafeRawPointer(found).assumingMemoryBound(to: UInt8.self) - base
-            if carry.isEmpty {
+            if skippingLongLine {
+                skippingLongLine = false
+            } else if carry.isEmpty {
                 line(UnsafeBufferPointer(start: base + start, count: newline - start), body)
             } else {
                 carry.append(contentsOf: UnsafeBufferPointer(start: base + start, count: newline - start))
@@ -284,6 +298,7 @@ struct RejectionLineScanner {
     /// The input has ended: a last line without its newline is parsed (and reported truncated when
     /// it is incomplete).
     mutating func finish(_ body: (RejectionLogEvent) -> Void) {
+        skippingLongLine = false
         guard !carry.isEmpty else { return }
         let whole = carry
         carry.removeAll()
@@ -297,6 +312,7 @@ struct RejectionLineScanner {
             body(.problem(RejectionLogProblem(file: self.file, line: lineNumber, message: "\(RejectionLineError.truncated); skipped")))
         }
         carry.removeAll()
+        skippingLongLine = false
         lineNumber = 0
         self.file = file
     }
