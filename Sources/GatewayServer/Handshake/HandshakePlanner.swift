@@ -283,7 +283,7 @@ struct HandshakePlanner {
         let connection = TokenCarriers.listEntries(head.headers[canonicalForm: "connection"].map(String.init))
         guard connection.contains(where: { $0.lowercased() == "upgrade" }) else { return "Connection: Upgrade is missing" }
         let keys = head.headers[canonicalForm: "sec-websocket-key"]
-        guard keys.count == 1, Base64URL.decodedLengthOfStandardBase64(String(keys[0])) == 16 else {
+        guard keys.count == 1, StandardBase64.decodedLength(String(keys[0])) == 16 else {
             return "Sec-WebSocket-Key must be 16 bytes in base64"
         }
         if head.headers.contains(name: "transfer-encoding") { return "a request body is not allowed" }
@@ -320,33 +320,10 @@ struct HandshakePlanner {
     }
 }
 
-/// Minimal base64 helpers the handshake needs.
-enum Base64URL {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    /// Unpadded base64url (RFC 4648 §5) of `bytes`.
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity((bytes.count * 4 + 2) / 3)
-        var i = 0
-        while i + 3 <= bytes.count {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
-            i += 3
-        }
-        let rest = bytes.count - i
-        if rest == 1 {
-            let n = UInt32(bytes[i]) << 16
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)]]
-        } else if rest == 2 {
-            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)]]
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
+/// Standard (padded) base64, for `Sec-WebSocket-Key` (RFC 6455 §4.1: 16 random bytes).
+enum StandardBase64 {
     /// The decoded length of a padded standard base64 string, or nil when it is not one.
-    static func decodedLengthOfStandardBase64(_ text: String) -> Int? {
+    static func decodedLength(_ text: String) -> Int? {
         let bytes = Array(text.utf8)
         guard !bytes.isEmpty, bytes.count % 4 == 0 else { return nil }
         var padding = 0
