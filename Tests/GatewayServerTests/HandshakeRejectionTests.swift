@@ -192,3 +192,19 @@ func freePort() async throws -> Int {
     try await channel.close()
     return port
 }
+
+/// The log line's time and quoting.
+@Suite struct RejectionRecordTests {
+    @Test func millisecondsAreExact() {
+        #expect(RejectionRecord.timestamp(Date(timeIntervalSince1970: 1.017)) == "1970-01-01T00:00:01.017Z")
+        #expect(RejectionRecord.timestamp(Date(timeIntervalSince1970: 1_795_628_411.999)) == "2026-11-25T17:40:11.999Z")
+    }
+
+    @Test func linesStayOneLineAndValidJSON() throws {
+        let record = RejectionRecord(time: "t", status: 401, reason: "token_malformed", detail: "a\"b\\c\nd\u{2028}e\u{1}")
+        let line = record.jsonLine()
+        #expect(!line.contains("\n"))
+        let decoded = try JSONDecoder().decode(RejectionRecord.self, from: Data(line.utf8))
+        #expect(decoded == record)
+    }
+}

@@ -74,8 +74,10 @@ public struct RejectionRecord: Codable, Sendable, Equatable {
 
     /// `2026-11-25T15:30:01.123Z`.
     public static func timestamp(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        let millis = Int((date.timeIntervalSince1970 - Double(seconds)) * 1000)
+        // Whole milliseconds first (nearest): subtracting or truncating doubles turns .017 into .016.
+        let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        var seconds = time_t(totalMillis >= 0 ? totalMillis / 1000 : (totalMillis - 999) / 1000)
+        let millis = Int(totalMillis - Int64(seconds) * 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func pad(_ v: Int32, _ width: Int) -> String {
@@ -88,6 +90,9 @@ public struct RejectionRecord: Codable, Sendable, Equatable {
 
     /// A JSON string literal; control characters escaped so a line stays one line.
     static func quote(_ text: String) -> String {
+        // Most values need no escaping at all: copy them whole.
+        let plain = text.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c && $0 != 0x7f && $0 != 0xe2 }
+        if plain { return "\"" + text + "\"" }
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
