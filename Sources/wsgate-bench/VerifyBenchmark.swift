@@ -44,11 +44,11 @@ struct VerifyBenchmark: ParsableCommand {
         var runs: [Double]
         /// Median signature-layer-only verifications per second (no parsing, no claims).
         var signatureOnlyPerSecond: Double
-        /// What OpenSSL alone does per second for the same primitive (nil when unavailable).
+        /// Median of what OpenSSL alone did per second for the same primitive (nil when unavailable).
         var opensslCeiling: Double?
         /// Where the ceiling comes from.
         var ceilingSource: String
-        /// verificationsPerSecond / opensslCeiling.
+        /// Median over runs of (run's verifications/s ÷ the ceiling measured next to it).
         var ratio: Double?
         /// The target, in words.
         var target: String
@@ -78,15 +78,17 @@ struct VerifyBenchmark: ParsableCommand {
     }
 
     /// Measures every algorithm and prints the table (or JSON).
+    ///
+    /// Each of our runs is paired with a ceiling measured right next to it (`openssl speed` for
+    /// the same primitive, or the HMAC loop), and the ratio is the median of the per-pair ratios:
+    /// on a machine shared with other work the load drifts, and a ceiling measured minutes
+    /// apart would compare different machines.
     func run() throws {
         let now = Date().timeIntervalSince1970
         let claims = Self.claims(now: now)
         let policy = VerificationPolicy(issuers: ["https://auth.example.com"], audiences: ["chat"], leewaySeconds: 30)
         let algorithms: [JWTAlgorithm] = [.hs256, .rs256, .ps256, .es256, .edDSA]
-
-        // OpenSSL's ceiling first, while the machine is quiet.
-        if !json { print("measuring OpenSSL ceiling: \(openssl) speed -seconds \(opensslSeconds) rsa2048 ecdsap256 ed25519 …") }
-        let speedBefore = Self.opensslSpeed(openssl, seconds: opensslSeconds)
+        let version = Self.run(openssl, ["version"])?.trimmingCharacters(in: .whitespacesAndNewlines)
 
         var rows: [Row] = []
         var tokenBytes = 0
@@ -100,74 +102,60 @@ struct VerifyBenchmark: ParsableCommand {
             tokenBytes = token.utf8.count
             claimsBytes = Array(JSONValue.object(claims).jsonText.utf8).count
             _ = try verifier.verify(token, now: now)  // must verify before it is timed
-
-            var figures: [Double] = []
-            _ = Self.measure(seconds: min(0.3, seconds)) { _ = try? verifier.verify(token, now: now) }  // warm-up
-            for _ in 0..<runs {
-                figures.append(Self.measure(seconds: seconds) { _ = try? verifier.verify(token, now: now) })
-            }
-            let median = Self.median(figures)
-
-            // The signature layer alone (copy of the key's template context, digest, verify),
-            // to show how much of the gap to OpenSSL is the rest of the path.
             let input = Array(token.utf8[..<token.utf8.lastIndex(of: UInt8(ascii: "."))!])
             let signature = Base64URL.decode(String(token.split(separator: ".")[2]))!
-            var signatureFigures: [Double] = []
-            for _ in 0..<runs {
-                signatureFigures.append(Self.measure(seconds: seconds / 2) { _ = key.verifySignature(signature, over: input, algorithm: algorithm) })
-            }
-            let signatureOnly = Self.median(signatureFigures)
 
-            var ceiling: Double?
-            var source: String
-            var target: String
-            var met: Bool?
+            let primitive: String?
+            let source: String
             switch algorithm {
             case .hs256:
-                var hmacRuns: [Double] = []
-                for _ in 0..<runs {
-                    hmacRuns.append(Self.hmacCeiling(secret: signer.secret!, input: input, seconds: seconds))
-                }
-                ceiling = Self.median(hmacRuns)
+                primitive = nil
                 source = "EVP_MAC HMAC-SHA256 loop over the same \(input.count) bytes"
-                target = "≥ 150000/s"
-                met = median >= 150_000
             case .rs256, .ps256:
-                source = "openssl speed rsa2048 verify/s (mean before/after)"
-                target = "≥ 85% of ceiling"
+                primitive = "rsa2048"
+                source = "openssl speed -seconds \(opensslSeconds) rsa2048, verify/s"
             case .es256:
-                source = "openssl speed ecdsap256 verify/s (mean before/after)"
-                target = "≥ 85% of ceiling"
+                primitive = "ecdsap256"
+                source = "openssl speed -seconds \(opensslSeconds) ecdsap256, verify/s"
             default:
-                source = "openssl speed ed25519 verify/s (mean before/after)"
-                target = "≥ 85% of ceiling"
+                primitive = "ed25519"
+                source = "openssl speed -seconds \(opensslSeconds) ed25519, verify/s"
             }
-            let ratio = ceiling.map { median / $0 }
-            if algorithm != .hs256, let ratio { met = ratio >= 0.85 }
-            rows.append(Row(algorithm: algorithm.rawValue, verificationsPerSecond: median, runs: figures, signatureOnlyPerSecond: signatureOnly,
-                            opensslCeiling: ceiling, ceilingSource: source, ratio: ratio, target: target, met: met))
-            if !json { print("  \(algorithm.rawValue): \(Int(median))/s") }
-        }
+            if !json { print("\(algorithm.rawValue): \(runs) runs of \(seconds) s, each next to \(primitive.map { "openssl speed \($0)" } ?? "the HMAC loop") …") }
 
-        // And again afterwards: the ceiling is the mean of both, so a machine that got busier or
-        // quieter during the run moves both sides of the ratio alike.
-        if !json { print("measuring OpenSSL ceiling again …") }
-        let speedAfter = Self.opensslSpeed(openssl, seconds: opensslSeconds)
-        let speed = SpeedFigures.mean(speedBefore, speedAfter)
-        for index in rows.indices where rows[index].algorithm != "HS256" {
-            let ceiling: Double?
-            switch rows[index].algorithm {
-            case "RS256", "PS256": ceiling = speed.rsa2048
-            case "ES256": ceiling = speed.ecdsaP256
-            default: ceiling = speed.ed25519
+            _ = Self.measure(seconds: min(0.3, seconds)) { _ = try? verifier.verify(token, now: now) }  // warm-up
+            var figures: [Double] = []
+            var signatureFigures: [Double] = []
+            var ceilings: [Double] = []
+            var ratios: [Double] = []
+            for _ in 0..<runs {
+                let ceiling: Double?
+                if let primitive {
+                    ceiling = Self.opensslSpeed(openssl, primitive, seconds: opensslSeconds)
+                } else {
+                    ceiling = Self.hmacCeiling(secret: signer.secret!, input: input, seconds: seconds)
+                }
+                let figure = Self.measure(seconds: seconds) { _ = try? verifier.verify(token, now: now) }
+                // The signature layer alone (copy of the key's template context, digest, verify),
+                // to show how much of the gap to OpenSSL is the rest of the path.
+                signatureFigures.append(Self.measure(seconds: seconds / 2) { _ = key.verifySignature(signature, over: input, algorithm: algorithm) })
+                figures.append(figure)
+                if let ceiling {
+                    ceilings.append(ceiling)
+                    ratios.append(figure / ceiling)
+                }
             }
-            rows[index].opensslCeiling = ceiling
-            rows[index].ratio = ceiling.map { rows[index].verificationsPerSecond / $0 }
-            rows[index].met = rows[index].ratio.map { $0 >= 0.85 }
+            let median = Self.median(figures)
+            let ratio = ratios.isEmpty ? nil : Self.median(ratios)
+            let met: Bool? = algorithm == .hs256 ? median >= 150_000 : ratio.map { $0 >= 0.85 }
+            rows.append(Row(algorithm: algorithm.rawValue, verificationsPerSecond: median, runs: figures,
+                            signatureOnlyPerSecond: Self.median(signatureFigures),
+                            opensslCeiling: ceilings.isEmpty ? nil : Self.median(ceilings), ceilingSource: source,
+                            ratio: ratio, target: algorithm == .hs256 ? "≥ 150000/s" : "≥ 85% of ceiling", met: met))
         }
 
         let report = Report(tokenBytes: tokenBytes, claimsBytes: claimsBytes, secondsPerRun: seconds, runs: runs,
-                            opensslVersion: speed.version, rows: rows)
+                            opensslVersion: version, rows: rows)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -196,19 +184,20 @@ struct VerifyBenchmark: ParsableCommand {
         ]
     }
 
-    /// Calls `body` repeatedly for about `seconds`; returns calls per second.
+    /// Calls `body` repeatedly for about `seconds` of this thread's CPU time; returns calls per
+    /// CPU second. CPU time, like `openssl speed` (which counts user time unless `-elapsed`), so
+    /// other processes on a shared machine do not skew one side of the ratio.
     static func measure(seconds: Double, _ body: () -> Void) -> Double {
-        let clock = ContinuousClock()
-        let budget = Duration.nanoseconds(Int64(seconds * 1e9))
-        let start = clock.now
+        let budget = UInt64(seconds * 1e9)
+        let start = nanoseconds()
         var count = 0
-        var elapsed = Duration.zero
+        var elapsed: UInt64 = 0
         repeat {
             for _ in 0..<32 { body() }
             count += 32
-            elapsed = clock.now - start
+            elapsed = nanoseconds() - start
         } while elapsed < budget
-        return Double(count) / Self.seconds(elapsed)
+        return Double(count) / (Double(elapsed) / 1e9)
     }
 
     /// OpenSSL's HMAC computations per second in a tight loop.
@@ -222,17 +211,11 @@ struct VerifyBenchmark: ParsableCommand {
         }
     }
 
-    /// CLOCK_MONOTONIC in nanoseconds, for the HMAC baseline loop.
+    /// This thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
     static func nanoseconds() -> UInt64 {
         var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-
-    /// A duration in seconds.
-    static func seconds(_ duration: Duration) -> Double {
-        let (s, attos) = duration.components
-        return Double(s) + Double(attos) / 1e18
     }
 
     /// The median (the mean of the middle two for an even count).
@@ -242,43 +225,20 @@ struct VerifyBenchmark: ParsableCommand {
         return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
-    /// verify/s figures parsed from `openssl speed`.
-    struct SpeedFigures {
-        /// rsa2048 verify/s.
-        var rsa2048: Double?
-        /// ecdsap256 verify/s.
-        var ecdsaP256: Double?
-        /// ed25519 verify/s.
-        var ed25519: Double?
-        /// `openssl version`.
-        var version: String?
-
-        /// The mean of two measurements (either alone when the other is missing).
-        static func mean(_ a: SpeedFigures, _ b: SpeedFigures) -> SpeedFigures {
-            func mean(_ x: Double?, _ y: Double?) -> Double? {
-                switch (x, y) {
-                case let (x?, y?): return (x + y) / 2
-                default: return x ?? y
-                }
-            }
-            return SpeedFigures(rsa2048: mean(a.rsa2048, b.rsa2048), ecdsaP256: mean(a.ecdsaP256, b.ecdsaP256),
-                                ed25519: mean(a.ed25519, b.ed25519), version: a.version ?? b.version)
+    /// Runs `openssl speed -seconds N <primitive>` and reads its verify/s column (the last
+    /// figure of the result line: "rsa 2048 bits …", "… ecdsa (nistp256) …", "… EdDSA (Ed25519) …").
+    static func opensslSpeed(_ openssl: String, _ primitive: String, seconds: Int) -> Double? {
+        guard let output = run(openssl, ["speed", "-seconds", String(seconds), primitive]) else { return nil }
+        let marker: String
+        switch primitive {
+        case "rsa2048": marker = "rsa 2048 bits"
+        case "ecdsap256": marker = "ecdsa (nistp256)"
+        default: marker = "EdDSA (Ed25519)"
         }
-    }
-
-    /// Runs `openssl speed -seconds N rsa2048 ecdsap256 ed25519` and reads the verify/s column.
-    static func opensslSpeed(_ openssl: String, seconds: Int) -> SpeedFigures {
-        var figures = SpeedFigures()
-        figures.version = run(openssl, ["version"])?.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard let output = run(openssl, ["speed", "-seconds", String(seconds), "rsa2048", "ecdsap256", "ed25519"]) else { return figures }
-        for line in output.split(separator: "\n") {
-            let numbers = line.split(separator: " ").compactMap { Double($0) }
-            guard let verify = numbers.last else { continue }
-            if line.hasPrefix("rsa 2048 bits") || line.contains("rsa  2048 bits") { figures.rsa2048 = verify }
-            if line.contains("ecdsa (nistp256)") { figures.ecdsaP256 = verify }
-            if line.contains("EdDSA (Ed25519)") { figures.ed25519 = verify }
+        for line in output.split(separator: "\n") where line.contains(marker) {
+            if let verify = line.split(separator: " ").compactMap({ Double($0) }).last { return verify }
         }
-        return figures
+        return nil
     }
 
     /// Runs a command found on PATH; its stdout, or nil.
@@ -321,7 +281,7 @@ struct VerifyBenchmark: ParsableCommand {
     /// The human table: figures right-aligned, words left-aligned.
     static func printTable(_ report: Report) {
         print("")
-        print("token \(report.tokenBytes) bytes (claims \(report.claimsBytes) bytes); one thread; median of \(report.runs) × \(report.secondsPerRun) s")
+        print("token \(report.tokenBytes) bytes (claims \(report.claimsBytes) bytes); one thread; median of \(report.runs) × \(report.secondsPerRun) CPU-s; per-second figures in CPU time on both sides")
         if let version = report.opensslVersion { print(version) }
         let header = ["alg", "wsgate verify/s", "signature only/s", "OpenSSL ceiling/s", "ratio", "target", "met", "ceiling source"]
         var lines = [header]
