@@ -100,6 +100,7 @@ class ManagedProcess:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         self._stderr.close()
+        self._thread.join(timeout=5)  # the pump reads to EOF; closing stdout under it raises in the thread
         if self.proc.stdout:
             self.proc.stdout.close()
 
@@ -162,9 +163,10 @@ def wait_tcp(host: str, port: int, timeout: float, proc: ManagedProcess | None =
             delay = min(delay * 2, 0.2)
 
 
-def http_get(host: str, port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
+def http_get(host: str, port: int, path: str, timeout: float = 2.0, method: str = "GET") -> tuple[int, bytes]:
+    body_length = "" if method == "GET" else "Content-Length: 0\r\n"  # e.g. POST /reload, no body
     with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{body_length}Connection: close\r\n\r\n".encode())
         data = b""
         length = None
         while True:
@@ -196,7 +198,7 @@ def resolve_wsgate(explicit: str | None) -> Path:
 class Gateway:
     """`wsgate serve --config FILE` with a generated config; ready when it accepts connections."""
 
-    def __init__(self, binary: Path, config: dict, work: Path, env: dict, name: str = "wsgate"):
+    def __init__(self, binary: Path, config: dict, work: Path, env: dict, name: str = "wsgate", args=()):
         if not binary.exists():
             raise RuntimeError(f"wsgate binary not found at {binary} (build it with `swift build`, or pass "
                                f"--wsgate PATH / WSGATE_BIN)")
@@ -210,7 +212,7 @@ class Gateway:
         self.admin = (admin.rsplit(":", 1)[0], int(admin.rsplit(":", 1)[1])) if admin else None
         full_env = dict(os.environ)
         full_env.update(env)
-        self.process = ManagedProcess(name, [str(binary), "serve", "--config", str(self.config_path)],
+        self.process = ManagedProcess(name, [str(binary), "serve", "--config", str(self.config_path), *args],
                                       env=full_env, log_dir=work, cwd=work)
         try:
             wait_tcp(self.host, self.port, 30, self.process)
