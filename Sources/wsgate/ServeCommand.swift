@@ -20,6 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The YAML config file.")
     var config: String
 
+    @Option(name: .long, help: "Event loop threads (default: one per core). Both halves of a connection share one.")
+    var threads: Int?
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -32,7 +35,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         let registry = MetricsBootstrap.prometheus()
-        let service = GatewayService(configuration: configuration, configPath: config, registry: registry, logger: logger, announce: nil)
+        let service = GatewayService(configuration: configuration, configPath: config, threads: threads, registry: registry, logger: logger, announce: nil)
         let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -44,6 +47,8 @@ struct GatewayService: Service {
     let configuration: GatewayConfiguration
     /// Where reloads read the config from; nil disables reload (the demo).
     let configPath: String?
+    /// Event loop threads; nil is one per core.
+    var threads: Int? = nil
     let registry: PrometheusCollectorRegistry
     let logger: Logger
     /// Called once the listeners are bound.
@@ -55,7 +60,10 @@ struct GatewayService: Service {
             guard let configPath, let gateway = box.gateway else { return "reload is not available" }
             do throws(ConfigurationProblems) {
                 let fresh = try ConfigurationLoader.load(path: configPath)
-                gateway.reload(fresh)
+                if let problem = await gateway.reload(fresh) {
+                    logger.error("reload refused; the previous configuration keeps serving", metadata: ["problems": "\(problem)"])
+                    return problem
+                }
                 logger.notice("configuration reloaded", metadata: ["routes": "\(fresh.routes.count)", "keys": "\(fresh.keys.keys.count)"])
                 return nil
             } catch {
@@ -64,19 +72,22 @@ struct GatewayService: Service {
                 return text
             }
         }
+        // Trap SIGHUP/SIGUSR1 before the listeners bind: a reload signal sent as soon as the
+        // gateway answers must not kill it with the default action.
+        let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
         let gateway = try await Gateway.start(
             configuration: configuration,
+            threads: threads,
             logger: logger,
             admin: AdminResponder(metricsText: { [registry] in registry.emitToString() }, reload: reload)
         )
         box.gateway = gateway
         logger.notice("wsgate listening", metadata: [
-            "listeners": "\(gateway.listeningAddresses.map { "\($0)" }.joined(separator: ","))",
-            "admin": "\(gateway.adminAddress.map { "\($0)" } ?? "-")",
+            "listeners": "\(gateway.listeningAddresses.map(Gateway.display).joined(separator: ","))",
+            "admin": "\(gateway.adminAddress.map(Gateway.display) ?? "-")",
             "routes": "\(configuration.routes.count)",
         ])
         announce?(gateway)
-        let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
         try? await cancelWhenGracefulShutdown {
             for await signal in signals {
                 if signal == .sighup {
@@ -112,9 +123,10 @@ enum MetricsBootstrap {
     static func prometheus() -> PrometheusCollectorRegistry {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25),
-                                                   .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
-                                                   .seconds(1), .seconds(5)]
+        // The gateway records seconds (handshake and upstream-connect durations).
+        let seconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+        factory.valueHistogramBuckets["wsgate_handshake_duration_seconds"] = seconds
+        factory.valueHistogramBuckets["wsgate_upstream_connect_duration_seconds"] = seconds
         MetricsSystem.bootstrap(factory)
         return registry
     }

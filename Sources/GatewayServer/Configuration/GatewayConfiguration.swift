@@ -23,6 +23,8 @@ public struct GatewayConfiguration: Sendable {
     public var limits: Limits
     /// Peers whose `X-Forwarded-For` is trusted (CIDR blocks).
     public var trustedProxies: [CIDRBlock]
+    /// JWKS documents fetched over HTTP(S) and refreshed while running (`keys[].jwks_url`).
+    public var remoteKeySets: [RemoteKeySetConfiguration] = []
 
     /// Creates a configuration.
     public init(
@@ -43,6 +45,39 @@ public struct GatewayConfiguration: Sendable {
         self.rejectionLog = rejectionLog
         self.limits = limits
         self.trustedProxies = trustedProxies
+    }
+}
+
+/// A JWKS fetched from a URL at start-up and every `refreshInterval` (`keys[].jwks_url`).
+public struct RemoteKeySetConfiguration: Sendable, Hashable {
+    /// `https://…/jwks.json` (or `http://` for loopback and tests).
+    public var url: String
+    /// How often to refetch; a `Cache-Control: max-age` within the bounds below wins.
+    public var refreshInterval: TimeAmount
+    /// Lower bound on any refresh, including the early one an unknown `kid` triggers.
+    public var minimumRefreshInterval: TimeAmount
+    /// Upper bound on `max-age`.
+    public var maximumRefreshInterval: TimeAmount
+    /// Algorithms the set's keys may verify (nil: each key's `alg` or its type's algorithms).
+    public var algorithms: Set<JWTAlgorithm>?
+    /// A file holding the last good copy: used when the URL cannot be reached at start-up.
+    public var cacheFile: String?
+    /// CA file for verifying an `https://` JWKS endpoint instead of the system store.
+    public var caFile: String?
+
+    /// Creates a remote key set.
+    public init(
+        url: String, refreshInterval: TimeAmount = .minutes(5), minimumRefreshInterval: TimeAmount = .seconds(30),
+        maximumRefreshInterval: TimeAmount = .hours(24), algorithms: Set<JWTAlgorithm>? = nil,
+        cacheFile: String? = nil, caFile: String? = nil
+    ) {
+        self.url = url
+        self.refreshInterval = refreshInterval
+        self.minimumRefreshInterval = minimumRefreshInterval
+        self.maximumRefreshInterval = maximumRefreshInterval
+        self.algorithms = algorithms
+        self.cacheFile = cacheFile
+        self.caFile = caFile
     }
 }
 

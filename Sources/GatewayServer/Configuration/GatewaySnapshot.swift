@@ -19,11 +19,17 @@ public final class GatewaySnapshot: Sendable {
     /// Every cookie name that can carry a token (stripped from upstream `Cookie` headers).
     let tokenCookieNames: [String]
 
-    /// Builds a snapshot.
-    public init(configuration: GatewayConfiguration) {
+    /// Keys fetched from `remoteKeySets`, by URL, as of this snapshot.
+    public let remoteKeys: [String: [VerificationKey]]
+
+    /// Builds a snapshot: the configured keys plus the current remote ones.
+    public init(configuration: GatewayConfiguration, remoteKeys: [String: [VerificationKey]] = [:]) {
         self.configuration = configuration
         self.routeTable = RouteTable(routes: configuration.routes)
-        self.verifier = JWTVerifier(keys: configuration.keys, policy: configuration.auth.policy)
+        let wanted = Set(configuration.remoteKeySets.map(\.url))
+        self.remoteKeys = remoteKeys.filter { wanted.contains($0.key) }
+        let remote = self.remoteKeys.sorted { $0.key < $1.key }.flatMap(\.value)
+        self.verifier = JWTVerifier(keys: KeySet(configuration.keys.keys + remote), policy: configuration.auth.policy)
         self.routes = configuration.routes.map { CompiledRoute(route: $0, defaultSources: configuration.auth.tokenSources) }
         var queryNames: Set<String> = ["access_token"]
         var cookieNames: Set<String> = []

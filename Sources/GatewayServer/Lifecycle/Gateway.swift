@@ -1,4 +1,5 @@
 import Foundation
+import GatewayAuth
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -18,13 +19,13 @@ public final class Gateway: Sendable {
     /// The event loops both halves of every connection run on.
     public let group: EventLoopGroup
     let runtime: GatewayRuntime
-    private let listeners: NIOLockedValueBox<[Channel]>
+    private let listeners: NIOLockedValueBox<[(config: ListenerConfiguration, channel: Channel)]>
     private let adminChannel: NIOLockedValueBox<Channel?>
     private let ownsGroup: Bool
 
     /// Addresses the client listeners are bound to, in configuration order.
     public var listeningAddresses: [SocketAddress] {
-        listeners.withLockedValue { $0.compactMap(\.localAddress) }
+        listeners.withLockedValue { $0.compactMap(\.channel.localAddress) }
     }
 
     /// The admin listener's address, when one is configured.
@@ -56,30 +57,35 @@ public final class Gateway: Sendable {
     /// Binds every listener of `configuration` and starts serving.
     ///
     /// - Parameters:
-    ///   - group: event loops to use; by default one per core, owned and shut down by the gateway.
+    ///   - group: event loops to use; by default `threads` loops (one per core when nil), owned and
+    ///     shut down by the gateway.
+    ///   - remoteKeys: keys already fetched for `configuration.remoteKeySets`, by URL.
     ///   - admin: serves the admin endpoints; nil serves only `/healthz` and `/readyz`.
     public static func start(
         configuration: GatewayConfiguration,
         group: EventLoopGroup? = nil,
+        threads: Int? = nil,
+        remoteKeys: [String: [VerificationKey]] = [:],
         logger: Logger = Logger(label: "wsgate"),
         rejectionLog: RejectionLog? = nil,
         admin: AdminResponder? = nil
     ) async throws -> Gateway {
         let ownsGroup = group == nil
-        let group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads ?? System.coreCount))
         let log = rejectionLog ?? RejectionLog(
             destination: configuration.rejectionLog.destination,
             recentCapacity: configuration.admin?.recentRejections ?? 1000,
             onTrouble: { message in logger.warning("\(message)") }
         )
         let runtime = GatewayRuntime(
-            snapshot: GatewaySnapshot(configuration: configuration), logger: logger, rejectionLog: log, metrics: GatewayMetrics()
+            snapshot: GatewaySnapshot(configuration: configuration, remoteKeys: remoteKeys), logger: logger, rejectionLog: log,
+            metrics: GatewayMetrics()
         )
         let gateway = Gateway(group: group, ownsGroup: ownsGroup, runtime: runtime)
         do {
             for listener in configuration.listeners {
                 let channel = try await gateway.bind(listener)
-                gateway.listeners.withLockedValue { $0.append(channel) }
+                gateway.listeners.withLockedValue { $0.append((listener, channel)) }
             }
             if let adminConfig = configuration.admin {
                 let channel = try await AdminServer.bind(
@@ -148,9 +154,59 @@ public final class Gateway: Sendable {
         return ClientFacts(address: address, ip: ip, peerIsTrustedProxy: trusted, secure: secure)
     }
 
-    /// Replaces the configuration for new connections; open connections keep theirs.
-    public func reload(_ configuration: GatewayConfiguration) {
-        runtime.snapshot = GatewaySnapshot(configuration: configuration)
+    /// Replaces the configuration for new connections; open connections keep theirs. Remote key
+    /// sets that the new configuration still names keep their fetched keys. Listeners the new
+    /// configuration adds are bound first (a failure refuses the whole reload and is returned);
+    /// then the snapshot is swapped and listeners it no longer names stop accepting.
+    @discardableResult
+    public func reload(_ configuration: GatewayConfiguration) async -> String? {
+        let current = listeners.withLockedValue { $0 }
+        func key(_ listener: ListenerConfiguration) -> String {
+            "\(listener.endpoint)|\(listener.tls?.certificateFile ?? "")|\(listener.tls?.privateKeyFile ?? "")|\(listener.proxyProtocol)"
+        }
+        let wanted = Set(configuration.listeners.map(key))
+        let existing = Set(current.map { key($0.config) })
+        var added: [(config: ListenerConfiguration, channel: Channel)] = []
+        for listener in configuration.listeners where !existing.contains(key(listener)) {
+            do {
+                added.append((listener, try await bind(listener)))
+            } catch {
+                for (_, channel) in added { try? await channel.close() }
+                return "cannot listen on \(listener.endpoint): \(error)"
+            }
+        }
+        runtime.updateSnapshot { current in
+            GatewaySnapshot(configuration: configuration, remoteKeys: current.remoteKeys)
+        }
+        let removed = current.filter { !wanted.contains(key($0.config)) }
+        listeners.withLockedValue { list in
+            list.removeAll { entry in removed.contains { $0.channel === entry.channel } }
+            list.append(contentsOf: added)
+        }
+        for (_, channel) in removed { try? await channel.close() }
+        return nil
+    }
+
+    /// `ip:port` (`[v6]:port`) for logs.
+    public static func display(_ address: SocketAddress) -> String {
+        let ip = address.ipAddress ?? "?"
+        let port = address.port ?? 0
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
+    /// Installs freshly fetched keys of the remote key set at `url` for new handshakes.
+    public func updateRemoteKeys(url: String, keys: [VerificationKey]) {
+        runtime.updateSnapshot { current in
+            var remote = current.remoteKeys
+            remote[url] = keys
+            return GatewaySnapshot(configuration: current.configuration, remoteKeys: remote)
+        }
+    }
+
+    /// Called (on an event loop; keep it cheap) with the `kid` of each token refused as
+    /// `unknown_key`, so a key-set refresher can fetch early when keys rotate.
+    public func onUnknownKey(_ observer: @escaping @Sendable (String) -> Void) {
+        runtime.unknownKeyObserver.withLockedValue { $0 = observer }
     }
 
     /// Stops accepting, sends every open WebSocket close 1001 "going away", waits up to
@@ -159,7 +215,7 @@ public final class Gateway: Sendable {
         runtime.draining.store(true, ordering: .relaxed)
         let channels = listeners.withLockedValue { list -> [Channel] in
             defer { list = [] }
-            return list
+            return list.map(\.channel)
         }
         for channel in channels {
             try? await channel.close()

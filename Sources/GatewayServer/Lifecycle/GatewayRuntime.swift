@@ -32,9 +32,17 @@ final class GatewayRuntime: Sendable {
 
     /// The snapshot new connections use.
     var snapshot: GatewaySnapshot {
-        get { current.withLockedValue { $0 } }
-        set { current.withLockedValue { $0 = newValue } }
+        current.withLockedValue { $0 }
     }
+
+    /// Replaces the snapshot with one derived from the current one, atomically (a reload and a
+    /// key refresh cannot lose each other's change).
+    func updateSnapshot(_ derive: (GatewaySnapshot) -> GatewaySnapshot) {
+        current.withLockedValue { $0 = derive($0) }
+    }
+
+    /// Told the `kid` of tokens refused as `unknown_key`.
+    let unknownKeyObserver = NIOLockedValueBox<(@Sendable (String) -> Void)?>(nil)
 
     /// Seconds since the epoch (the verifier's clock).
     var now: Double { Date().timeIntervalSince1970 }
@@ -73,6 +81,9 @@ final class GatewayRuntime: Sendable {
             channel.close(promise: nil)
         }
         rejectionLog.record(RejectionRecord(rejection: rejection, status: Int(status.code), context: context, at: Date()))
+        if rejection == .unknownKey, let kid = context.kid, let observer = unknownKeyObserver.withLockedValue({ $0 }) {
+            observer(kid)
+        }
         metrics.rejected(route: context.route ?? "-", reason: rejection.reason)
     }
 }

@@ -1,0 +1,429 @@
+import AsyncHTTPClient
+import Foundation
+import GatewayAuth
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// What one refresh of a remote key set did (for tests and tools; the log and
+/// `wsgate_jwks_refresh_total{result}` say the same).
+public enum JWKSRefreshEvent: Sendable, Equatable {
+    /// A good document was fetched and installed; `keyIDs` are its kids (keys without one are
+    /// counted as empty strings), `early` when an unknown `kid` asked for it.
+    case refreshed(url: String, keyIDs: [String], early: Bool)
+    /// The fetch failed; the last good keys keep serving.
+    case failed(url: String, reason: String, early: Bool)
+}
+
+/// A remote key set that could not be fetched, or a start-up without any usable copy of one.
+public struct JWKSError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, for operators.
+    public var description: String
+    /// Creates an error.
+    public init(_ description: String) { self.description = description }
+}
+
+/// Keeps the gateway's remote key sets (`keys[].jwks_url`) fresh.
+///
+/// ```swift
+/// let remote = try await JWKSRefresher.fetchInitial(configuration.remoteKeySets, logger: logger)
+/// let gateway = try await Gateway.start(configuration: configuration, remoteKeys: remote, …)
+/// let refresher = JWKSRefresher(gateway: gateway, sets: configuration.remoteKeySets, logger: logger)
+/// try await withThrowingDiscardingTaskGroup { group in
+///     group.addTask { await refresher.run() }   // until cancelled
+///     …
+/// }
+/// ```
+///
+/// Each set is fetched again after its `Cache-Control: max-age` (clamped to the configured bounds)
+/// or its `refresh_interval`; a failed fetch keeps the last good keys (stale-while-error) and is
+/// retried with backoff; a token refused as `unknown_key` asks every set for one early fetch, at
+/// most one per `min_refresh_interval` (see `JWKSRefreshSchedule`). Each good document is also
+/// written to the set's `cache_file`, which start-up falls back to when the URL is unreachable.
+public final class JWKSRefresher: Sendable {
+    /// Largest JWKS document accepted (real ones are a few KiB).
+    public static let maximumDocumentBytes = 1 << 20
+    /// Bound on one fetch: connect, request and the whole response.
+    public static let fetchTimeout: TimeAmount = .seconds(10)
+
+    /// The sets kept fresh, one per URL.
+    public let sets: [RemoteKeySetConfiguration]
+    /// Refresh outcomes as they happen (the newest 64 are kept when nobody reads them).
+    public let events: AsyncStream<JWKSRefreshEvent>
+
+    private let gateway: Gateway
+    private let logger: Logger
+    private let group: EventLoopGroup
+    private let metrics = GatewayMetrics()
+    private let triggers: [String: RefreshTrigger]
+    private let eventSink: AsyncStream<JWKSRefreshEvent>.Continuation
+    private let results = NIOLockedValueBox(JWKSRefreshCounts())
+
+    /// Good and failed refreshes so far, as counted into `wsgate_jwks_refresh_total{result}`.
+    public var counts: JWKSRefreshCounts { results.withLockedValue { $0 } }
+
+    /// A refresher for `sets` (duplicates of a URL are ignored) that installs into `gateway`.
+    ///
+    /// - Parameter group: where the HTTP client runs; the process-wide singleton by default, so
+    ///   that the gateway's own loops can shut down independently.
+    public init(
+        gateway: Gateway, sets: [RemoteKeySetConfiguration], logger: Logger,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        var seen: Set<String> = []
+        self.sets = sets.filter { seen.insert($0.url).inserted }
+        self.gateway = gateway
+        self.logger = logger
+        self.group = group
+        self.triggers = Dictionary(uniqueKeysWithValues: self.sets.map { ($0.url, RefreshTrigger()) })
+        (events, eventSink) = AsyncStream.makeStream(of: JWKSRefreshEvent.self, bufferingPolicy: .bufferingNewest(64))
+    }
+
+    // MARK: Start-up
+
+    /// Fetches every set once, before the gateway starts. A set that cannot be fetched starts from
+    /// its `cache_file` (with a warning); without a readable cached copy start-up fails, naming
+    /// every such set. Good documents are written to their cache files.
+    public static func fetchInitial(
+        _ sets: [RemoteKeySetConfiguration], logger: Logger,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> [String: [VerificationKey]] {
+        guard !sets.isEmpty else { return [:] }
+        let outcomes = try await HTTPClient.withHTTPClient(eventLoopGroup: group, configuration: clientConfiguration) { client in
+            try await withThrowingTaskGroup(of: (String, Result<[VerificationKey], JWKSError>).self) { tasks in
+                var seen: Set<String> = []
+                for set in sets where seen.insert(set.url).inserted {
+                    tasks.addTask { (set.url, await initialKeys(set, client: client, logger: logger)) }
+                }
+                var outcomes: [String: Result<[VerificationKey], JWKSError>] = [:]
+                for try await (url, outcome) in tasks { outcomes[url] = outcome }
+                return outcomes
+            }
+        }
+        var keys: [String: [VerificationKey]] = [:]
+        var problems: [String] = []
+        for set in sets {
+            switch outcomes[set.url] {
+            case .success(let fetched)?: keys[set.url] = fetched
+            case .failure(let error)?: problems.append(error.description)
+            case nil: break
+            }
+        }
+        guard problems.isEmpty else { throw JWKSError(problems.joined(separator: "; ")) }
+        return keys
+    }
+
+    /// One set at start-up: fetched, else from its cache file, else the error to report.
+    private static func initialKeys(_ set: RemoteKeySetConfiguration, client: HTTPClient, logger: Logger) async -> Result<[VerificationKey], JWKSError> {
+        let fetchError: JWKSError
+        do throws(JWKSError) {
+            let document = try await fetch(set, client: client)
+            writeCache(document.body, for: set, logger: logger)
+            logger.info("jwks fetched", metadata: ["url": "\(set.url)", "keys": "\(document.keys.count)"])
+            return .success(document.keys)
+        } catch {
+            fetchError = error
+        }
+        guard let cacheFile = set.cacheFile else {
+            return .failure(JWKSError("jwks_url \(set.url) unreachable: \(fetchError); no cached copy (set cache_file to start from the last good copy)"))
+        }
+        do throws(JWKSError) {
+            let keys = try cachedKeys(set, path: cacheFile)
+            logger.warning("jwks_url unreachable; starting from the cached copy", metadata: [
+                "url": "\(set.url)", "error": "\(fetchError)", "cache_file": "\(cacheFile)", "keys": "\(keys.count)",
+            ])
+            return .success(keys)
+        } catch {
+            return .failure(JWKSError("jwks_url \(set.url) unreachable: \(fetchError); no cached copy: \(error)"))
+        }
+    }
+
+    /// The keys of a cache file.
+    private static func cachedKeys(_ set: RemoteKeySetConfiguration, path: String) throws(JWKSError) -> [VerificationKey] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw JWKSError("cache_file \(path) cannot be read")
+        }
+        do throws(KeyError) {
+            return try VerificationKey.jwks(json: Array(data), allowed: set.algorithms)
+        } catch {
+            throw JWKSError("cache_file \(path): \(error.description)")
+        }
+    }
+
+    /// Writes a good document to the set's cache file, atomically (a temporary file in the same
+    /// directory, then rename(2)), so a reader never sees half a document. A failure is logged:
+    /// the keys are already installed, only the fallback copy is missing.
+    private static func writeCache(_ body: [UInt8], for set: RemoteKeySetConfiguration, logger: Logger) {
+        guard let path = set.cacheFile else { return }
+        do {
+            // `.atomic` is Foundation's temp-file-and-rename.
+            try Data(body).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            logger.warning("cannot write the jwks cache file", metadata: ["url": "\(set.url)", "cache_file": "\(path)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Fetching
+
+    /// Redirects are not followed (configure the final URL); bounded connect and read.
+    static var clientConfiguration: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: fetchTimeout, read: fetchTimeout)
+        )
+        configuration.httpVersion = .http1Only
+        return configuration
+    }
+
+    /// A fetched and parsed document.
+    struct Document {
+        var keys: [VerificationKey]
+        var body: [UInt8]
+        var maxAge: Duration?
+    }
+
+    /// One GET of the set's URL: 200, at most `maximumDocumentBytes`, a JWKS with a usable key.
+    static func fetch(_ set: RemoteKeySetConfiguration, client: HTTPClient) async throws(JWKSError) -> Document {
+        var request = HTTPClientRequest(url: set.url)
+        request.headers.add(name: "Accept", value: "application/jwk-set+json, application/json")
+        request.headers.add(name: "User-Agent", value: "wsgate")
+        if let caFile = set.caFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(caFile)
+            request.tlsConfiguration = tls
+        }
+        let body: ByteBuffer
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: fetchTimeout)
+            guard response.status == .ok else {
+                throw JWKSError("HTTP \(response.status.code) \(response.status.reasonPhrase)")
+            }
+            body = try await response.body.collect(upTo: maximumDocumentBytes)
+        } catch let error as JWKSError {
+            throw error
+        } catch is NIOTooManyBytesError {
+            throw JWKSError("the document is larger than \(maximumDocumentBytes / 1024) KiB")
+        } catch {
+            throw JWKSError(describe(error))
+        }
+        let bytes = Array(body.readableBytesView)
+        do throws(KeyError) {
+            let keys = try VerificationKey.jwks(json: bytes, allowed: set.algorithms)
+            let maxAge = response.headers["Cache-Control"].isEmpty ? nil
+                : JWKSRefreshSchedule.maxAge(cacheControl: response.headers["Cache-Control"].joined(separator: ","))
+            return Document(keys: keys, body: bytes, maxAge: maxAge)
+        } catch {
+            throw JWKSError(error.description)
+        }
+    }
+
+    /// A transport error in a few words.
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            return error.shortDescription
+        }
+        return "\(error)"
+    }
+
+    // MARK: Running
+
+    /// Refreshes every set until the task is cancelled. Registers itself for the gateway's
+    /// unknown-`kid` notices while it runs.
+    public func run() async {
+        let triggers = self.triggers
+        gateway.onUnknownKey { _ in
+            for trigger in triggers.values { trigger.fire() }
+        }
+        defer {
+            gateway.onUnknownKey { _ in }
+            eventSink.finish()
+        }
+        guard !sets.isEmpty else { return }
+        do {
+            try await HTTPClient.withHTTPClient(eventLoopGroup: group, configuration: Self.clientConfiguration) { client in
+                await withDiscardingTaskGroup { tasks in
+                    for set in sets {
+                        tasks.addTask { await self.refresh(set, client: client) }
+                    }
+                }
+            }
+        } catch {
+            // Only the client's shutdown can throw here; nothing is left to refresh.
+            logger.debug("jwks client shutdown", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The loop of one set.
+    private func refresh(_ set: RemoteKeySetConfiguration, client: HTTPClient) async {
+        let clock = ContinuousClock()
+        let trigger = triggers[set.url]!
+        var schedule = JWKSRefreshSchedule(
+            refreshInterval: .init(set.refreshInterval), minimum: .init(set.minimumRefreshInterval),
+            maximum: .init(set.maximumRefreshInterval), lastFetch: clock.now
+        )
+        var lastBody: [UInt8]? = nil
+        while true {
+            // While an early fetch is already scheduled, further notices change nothing: they
+            // stay pending and are cleared when that fetch begins.
+            let wake = await Self.wait(until: schedule.next, for: schedule.earlyPending ? nil : trigger)
+            var early = schedule.earlyPending
+            switch wake {
+            case .cancelled:
+                return
+            case .trigger:
+                let now = clock.now
+                if schedule.requestEarly(now: now) > now { continue }
+                early = true
+            case .due:
+                break
+            }
+            trigger.reset()
+            schedule.fetchStarted(at: clock.now)
+            do throws(JWKSError) {
+                let document = try await Self.fetch(set, client: client)
+                gateway.updateRemoteKeys(url: set.url, keys: document.keys)
+                if document.body != lastBody {
+                    Self.writeCache(document.body, for: set, logger: logger)
+                    lastBody = document.body
+                }
+                schedule.fetchSucceeded(at: clock.now, maxAge: document.maxAge)
+                record(.refreshed(url: set.url, keyIDs: document.keys.map { $0.id ?? "" }, early: early))
+                logger.debug("jwks refreshed", metadata: [
+                    "url": "\(set.url)", "keys": "\(document.keys.count)", "early": "\(early)",
+                    "next_in": "\(schedule.next - clock.now)",
+                ])
+            } catch {
+                if Task.isCancelled { return }
+                schedule.fetchFailed(at: clock.now)
+                record(.failed(url: set.url, reason: error.description, early: early))
+                logger.warning("jwks refresh failed; the last good keys keep serving", metadata: [
+                    "url": "\(set.url)", "error": "\(error)", "failures": "\(schedule.failures)",
+                    "retry_in": "\(schedule.next - clock.now)",
+                ])
+            }
+        }
+    }
+
+    /// Counts an outcome (metric and `counts`) and publishes it.
+    private func record(_ event: JWKSRefreshEvent) {
+        switch event {
+        case .refreshed:
+            metrics.jwksRefresh(result: "ok")
+            results.withLockedValue { $0.ok += 1 }
+        case .failed:
+            metrics.jwksRefresh(result: "error")
+            results.withLockedValue { $0.error += 1 }
+        }
+        eventSink.yield(event)
+    }
+
+    /// Why a wait ended.
+    private enum Wake { case due, trigger, cancelled }
+
+    /// Sleeps until `deadline`, or until `trigger` fires (when given), or until cancelled.
+    private static func wait(until deadline: ContinuousClock.Instant, for trigger: RefreshTrigger?) async -> Wake {
+        guard let trigger else {
+            do {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return .due
+            } catch {
+                return .cancelled
+            }
+        }
+        let wake = await withTaskGroup(of: Wake.self) { racers in
+            racers.addTask {
+                do {
+                    try await Task.sleep(until: deadline, clock: .continuous)
+                    return .due
+                } catch {
+                    return .cancelled
+                }
+            }
+            racers.addTask { await trigger.wait() ? .trigger : .cancelled }
+            let first = await racers.next() ?? .cancelled
+            racers.cancelAll()
+            return first
+        }
+        return Task.isCancelled ? .cancelled : wake
+    }
+}
+
+/// Refresh outcomes counted so far.
+public struct JWKSRefreshCounts: Sendable, Equatable {
+    /// Good fetches (`result="ok"`).
+    public var ok = 0
+    /// Failed fetches (`result="error"`).
+    public var error = 0
+    /// Creates counts.
+    public init(ok: Int = 0, error: Int = 0) {
+        self.ok = ok
+        self.error = error
+    }
+}
+
+/// Wakes one set's refresh loop early. Signals while the loop is not waiting collapse into one
+/// pending signal, so a flood of unknown kids costs a lock each and nothing more.
+final class RefreshTrigger: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Bool, Never>?
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// Wakes the waiter, or leaves a pending signal for the next wait. Cheap: callable from an
+    /// event loop.
+    func fire() {
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Bool, Never>? in
+            guard let waiter = state.waiter else {
+                state.pending = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume(returning: true)
+    }
+
+    /// Forgets a pending signal (a fetch is beginning, which serves it).
+    func reset() {
+        state.withLockedValue { $0.pending = false }
+    }
+
+    /// Waits for a signal: true when fired, false when the task was cancelled. One waiter at a time.
+    func wait() async -> Bool {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let immediate = state.withLockedValue { state -> Bool? in
+                    if state.pending {
+                        state.pending = false
+                        return true
+                    }
+                    // Checked under the lock: a cancellation handler that runs after this sees
+                    // the waiter installed and resumes it.
+                    if Task.isCancelled { return false }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+            }
+        } onCancel: {
+            let waiter = state.withLockedValue { state -> CheckedContinuation<Bool, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: false)
+        }
+    }
+}
+
+extension Duration {
+    /// The same span as a NIO `TimeAmount`.
+    fileprivate init(_ amount: TimeAmount) {
+        self = .nanoseconds(amount.nanoseconds)
+    }
+}
