@@ -1,4 +1,11 @@
 import CJansson
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Verifies compact JWS tokens against a key set and policy. Thread-safe; build once per snapshot.
 ///
@@ -39,12 +46,8 @@ public struct JWTVerifier: Sendable {
             throw TokenError(.malformed, "the token is \(token.count) bytes; the limit is \(policy.maxTokenBytes)")
         }
         // Compact serialization: exactly three segments (RFC 7515 §7.1). Five would be a JWE.
-        var firstDot = -1, secondDot = -1, dots = 0
-        for index in 0..<token.count where token[index] == UInt8(ascii: ".") {
-            dots += 1
-            if dots == 1 { firstDot = index } else if dots == 2 { secondDot = index }
-        }
-        guard dots == 2 else {
+        guard let (firstDot, secondDot) = Self.twoDots(token) else {
+            let dots = token.reduce(0) { $0 + ($1 == UInt8(ascii: ".") ? 1 : 0) }
             throw TokenError(.malformed, "the token has \(dots + 1) segments; a compact JWS has 3 (RFC 7515 §7.1)")
         }
         let headerText = UnsafeRawBufferPointer(rebasing: token[0..<firstDot])
@@ -84,6 +87,20 @@ public struct JWTVerifier: Sendable {
             }
         }
         return try outcome.get()
+    }
+
+    /// The offsets of the only two dots, or nil when there are not exactly two (memchr: the
+    /// token is scanned at vector speed).
+    @inline(__always)
+    private static func twoDots(_ token: UnsafeRawBufferPointer) -> (Int, Int)? {
+        guard let base = token.baseAddress else { return nil }
+        let dot = Int32(UInt8(ascii: "."))
+        guard let first = memchr(base, dot, token.count) else { return nil }
+        let firstOffset = base.distance(to: UnsafeRawPointer(first))
+        guard let second = memchr(first + 1, dot, token.count - firstOffset - 1) else { return nil }
+        let secondOffset = base.distance(to: UnsafeRawPointer(second))
+        if memchr(second + 1, dot, token.count - secondOffset - 1) != nil { return nil }
+        return (firstOffset, secondOffset)
     }
 
     private static func notBase64(_ segment: String) -> TokenError {
