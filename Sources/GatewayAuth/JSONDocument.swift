@@ -3,9 +3,10 @@ import CJansson
 /// Parsing JOSE headers and JWT claims with jansson.
 ///
 /// Duplicate member names are refused (`JSON_REJECT_DUPLICATES`): RFC 7515 §4 and RFC 7519 §4
-/// allow a parser to reject them, and accepting "the last one wins" lets two parsers in a chain
-/// disagree about a claim (RFC 8725 §3.5 spirit). Nesting deeper than `maxDepth` is refused before
-/// jansson sees the text, so a hostile token cannot make the parser recurse deeply.
+/// require names to be unique and let a parser either reject duplicates or keep the last one;
+/// rejecting means no two parsers in a chain can disagree about which `alg` or `sub` counts.
+/// Nesting deeper than `maxDepth` is refused before jansson sees the text, so a hostile token
+/// cannot make the parser recurse deeply.
 enum JSONDocument {
     /// The deepest nesting of arrays and objects accepted in a header or payload.
     static let maxDepth = 32
