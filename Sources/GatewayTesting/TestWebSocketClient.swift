@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 /// What a test client observed.
@@ -37,7 +38,8 @@ public final class TestWebSocketClient {
     /// `headers`, and returns the response; with a 101, also a connected client.
     public static func connect(
         port: Int, path: String, headers: [(String, String)] = [], host: String = "127.0.0.1",
-        upgradeHeaders: Bool = true, earlyBytes: [UInt8] = [], group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        upgradeHeaders: Bool = true, earlyBytes: [UInt8] = [], tls: NIOSSLContext? = nil,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> (TestHandshakeResponse, TestWebSocketClient?) {
         var request = "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\n"
         if upgradeHeaders {
@@ -45,12 +47,13 @@ public final class TestWebSocketClient {
         }
         for (name, value) in headers { request += "\(name): \(value)\r\n" }
         request += "\r\n"
-        return try await connectRaw(port: port, request: Array(request.utf8) + earlyBytes, host: host, group: group)
+        return try await connectRaw(port: port, request: Array(request.utf8) + earlyBytes, host: host, tls: tls, group: group)
     }
 
     /// Like `connect`, with the whole request given as bytes.
     public static func connectRaw(
-        port: Int, request: [UInt8], host: String = "127.0.0.1", group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        port: Int, request: [UInt8], host: String = "127.0.0.1", tls: NIOSSLContext? = nil,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> (TestHandshakeResponse, TestWebSocketClient?) {
         let (stream, continuation) = AsyncStream<TestClientEvent>.makeStream()
         let responsePromise = group.any().makePromise(of: TestHandshakeResponse.self)
@@ -58,6 +61,9 @@ public final class TestWebSocketClient {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: "localhost"))
+                    }
                     try channel.pipeline.syncOperations.addHandler(RawWriter())
                     try channel.pipeline.syncOperations.addHandler(RequestHeadObserver())
                     try channel.pipeline.syncOperations.addHandler(decoder)

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 /// The demo backend (`wsgate echo-backend`): its first message is the request line and headers it
@@ -22,7 +23,10 @@ public final class EchoBackend: Sendable {
     }
 
     /// Binds and starts serving.
-    public static func start(host: String, port: Int, group: EventLoopGroup? = nil, maxMessageBytes: Int = 16 << 20) async throws -> EchoBackend {
+    /// - Parameter tls: serve `wss://` with this context.
+    public static func start(
+        host: String, port: Int, group: EventLoopGroup? = nil, maxMessageBytes: Int = 16 << 20, tls: NIOSSLContext? = nil
+    ) async throws -> EchoBackend {
         let ownsGroup = group == nil
         let group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let channel = try await ServerBootstrap(group: group)
@@ -43,6 +47,13 @@ public final class EchoBackend: Sendable {
                         }
                     }
                 )
+                if let tls {
+                    do {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    } catch {
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
+                }
                 return channel.pipeline.configureHTTPServerPipeline(
                     withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
                 )

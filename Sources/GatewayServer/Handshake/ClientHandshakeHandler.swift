@@ -19,18 +19,36 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private let runtime: GatewayRuntime
     private let snapshot: GatewaySnapshot
-    private let facts: ClientFacts
+    private var facts: ClientFacts
+    private let peer: SocketAddress?
+    private let secure: Bool
     private let requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>
     private var state = State.awaitingHead
     private var timeout: Scheduled<Void>?
     private let acceptedAt = NIODeadline.now()
 
-    init(runtime: GatewayRuntime, snapshot: GatewaySnapshot, facts: ClientFacts, requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>) {
+    init(runtime: GatewayRuntime, snapshot: GatewaySnapshot, peer: SocketAddress?, secure: Bool, requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>) {
         self.runtime = runtime
         self.snapshot = snapshot
-        self.facts = facts
+        self.peer = peer
+        self.secure = secure
+        self.facts = ClientFacts.resolve(peer: peer, head: nil, trusted: [], secure: secure)
         self.requestDecoder = requestDecoder
     }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let proxied = event as? ProxiedSource {
+            // The load balancer's PROXY header names the real client.
+            if let address = proxied.address {
+                facts = ClientFacts.resolve(peer: address, head: nil, trusted: [], secure: secure)
+                proxiedPeer = address
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private var proxiedPeer: SocketAddress?
 
     func handlerAdded(context: ChannelHandlerContext) {
         // Slowloris: the whole request head must arrive within the handshake timeout.
@@ -53,13 +71,16 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         // Hold whatever the client sends next (early frames) in the decoder and the kernel until
         // the relay exists; never read more than that.
         context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        facts = ClientFacts.resolve(
+            peer: proxiedPeer ?? peer, head: head, trusted: snapshot.configuration.trustedProxies, secure: secure
+        )
 
         let runtime = self.runtime
         let limits = snapshot.configuration.limits
         let now = runtime.now
         let decision = HandshakePlanner(snapshot: snapshot).decide(head: head, client: facts, now: now) { route in
             if runtime.draining.load(ordering: .relaxed) { return .connectionLimit }
-            if !runtime.admission.allowHandshake(from: self.facts.ip, limit: limits.maxHandshakesPerIPPerSecond, now: now) {
+            if !runtime.admission.allowHandshake(from: self.facts.clientIP, limit: limits.maxHandshakesPerIPPerSecond, now: now) {
                 return .rateLimited
             }
             if runtime.clientConnections.load(ordering: .relaxed) > limits.maxConnections { return .connectionLimit }

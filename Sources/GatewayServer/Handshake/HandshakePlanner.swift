@@ -30,14 +30,42 @@ enum HandshakeDecision {
 
 /// Facts about the client connection that the pipeline needs.
 struct ClientFacts {
-    /// Peer address as `ip:port` (after trusted-proxy resolution).
+    /// The client as logged: `ip:port` of the peer (or of the PROXY protocol source), or the
+    /// address a trusted proxy named in `X-Forwarded-For`.
     var address: String
-    /// Peer IP as text, for `X-Forwarded-For`.
+    /// The peer's IP (or the PROXY protocol source's), appended to `X-Forwarded-For`.
     var ip: String
+    /// The client IP that rate limits count (the resolved client, not a trusted proxy).
+    var clientIP: String
     /// The direct peer is a trusted proxy: its `X-Forwarded-*` values are kept and appended to.
     var peerIsTrustedProxy: Bool
     /// The listener terminated TLS.
     var secure: Bool
+}
+
+extension ClientFacts {
+    /// Resolves the client of a connection from `peer` (the socket peer, or the PROXY protocol
+    /// source) and, only when `peer` is a trusted proxy, `X-Forwarded-For`: the rightmost entry
+    /// that is not itself a trusted proxy is the client (entries left of it are client-supplied).
+    static func resolve(peer: SocketAddress?, head: HTTPRequestHead?, trusted: [CIDRBlock], secure: Bool) -> ClientFacts {
+        let ip = peer?.ipAddress ?? "unknown"
+        let port = peer?.port ?? 0
+        let address = ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        func isTrusted(_ text: String) -> Bool {
+            guard !trusted.isEmpty, let bytes = CIDRBlock.addressBytes(text) else { return false }
+            return trusted.contains { $0.contains(bytes) }
+        }
+        let peerTrusted = isTrusted(ip)
+        var facts = ClientFacts(address: address, ip: ip, clientIP: ip, peerIsTrustedProxy: peerTrusted, secure: secure)
+        guard peerTrusted, let head else { return facts }
+        let chain = TokenCarriers.listEntries(head.headers[canonicalForm: "x-forwarded-for"].map(String.init))
+        guard !chain.isEmpty else { return facts }
+        let client = chain.reversed().first { !isTrusted($0) } ?? chain[0]
+        guard CIDRBlock.addressBytes(client) != nil else { return facts }  // not an address: ignore
+        facts.clientIP = client
+        facts.address = client.contains(":") ? "[\(client)]" : client
+        return facts
+    }
 }
 
 /// The handshake pipeline of PRODUCT.md as a pure function: request head in, decision out.

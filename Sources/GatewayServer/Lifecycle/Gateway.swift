@@ -118,18 +118,23 @@ public final class Gateway: Sendable {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 65536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Gateway.initializeClient(channel: channel, runtime: runtime, tls: tlsContext, secure: listener.tls != nil)
+                    try Gateway.initializeClient(
+                        channel: channel, runtime: runtime, tls: tlsContext, secure: listener.tls != nil, proxyProtocol: listener.proxyProtocol
+                    )
                 }
             }
         return try await bootstrap.bind(host: listener.endpoint.host, port: listener.endpoint.port).get()
     }
 
-    private static func initializeClient(channel: Channel, runtime: GatewayRuntime, tls: NIOSSLContext?, secure: Bool) throws {
+    private static func initializeClient(channel: Channel, runtime: GatewayRuntime, tls: NIOSSLContext?, secure: Bool, proxyProtocol: Bool) throws {
         runtime.clientConnections.wrappingIncrement(ordering: .relaxed)
         channel.closeFuture.whenComplete { _ in runtime.clientConnections.wrappingDecrement(ordering: .relaxed) }
         let snapshot = runtime.snapshot
-        let facts = clientFacts(channel: channel, snapshot: snapshot, secure: secure)
         let sync = channel.pipeline.syncOperations
+        if proxyProtocol {
+            // The PROXY header comes before anything else, TLS included.
+            try sync.addHandler(ProxyProtocolHandler())
+        }
         if let tls {
             try sync.addHandler(NIOSSLServerHandler(context: tls))
         }
@@ -139,19 +144,9 @@ public final class Gateway: Sendable {
         limits.maxHeaderFieldCount = 256
         let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits))
         try sync.addHandler(decoder)
-        try sync.addHandler(ClientHandshakeHandler(runtime: runtime, snapshot: snapshot, facts: facts, requestDecoder: decoder))
-    }
-
-    private static func clientFacts(channel: Channel, snapshot: GatewaySnapshot, secure: Bool) -> ClientFacts {
-        let peer = channel.remoteAddress
-        let ip = peer?.ipAddress ?? "unknown"
-        let port = peer?.port ?? 0
-        let address = ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-        var trusted = false
-        if !snapshot.configuration.trustedProxies.isEmpty, let bytes = CIDRBlock.addressBytes(ip) {
-            trusted = snapshot.configuration.trustedProxies.contains { $0.contains(bytes) }
-        }
-        return ClientFacts(address: address, ip: ip, peerIsTrustedProxy: trusted, secure: secure)
+        try sync.addHandler(ClientHandshakeHandler(
+            runtime: runtime, snapshot: snapshot, peer: channel.remoteAddress, secure: secure, requestDecoder: decoder
+        ))
     }
 
     /// Replaces the configuration for new connections; open connections keep theirs. Remote key
