@@ -21,6 +21,8 @@ public final class Gateway: Sendable {
     let runtime: GatewayRuntime
     private let listeners: NIOLockedValueBox<[(config: ListenerConfiguration, channel: Channel)]>
     private let adminChannel: NIOLockedValueBox<Channel?>
+    /// Current TLS context per listener key; replaced on reload (certificate rotation).
+    private let tlsContexts = NIOLockedValueBox<[String: NIOSSLContext]>([:])
     private let ownsGroup: Bool
 
     /// Addresses the client listeners are bound to, in configuration order.
@@ -100,17 +102,30 @@ public final class Gateway: Sendable {
         return gateway
     }
 
+    /// A server TLS context from PEM files: TLS 1.2 minimum, ALPN `http/1.1`.
+    static func serverTLSContext(_ files: TLSFiles) throws -> NIOSSLContext {
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificateFile).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: files.privateKeyFile, format: .pem))
+        )
+        tls.minimumTLSVersion = .tlsv12
+        tls.applicationProtocols = ["http/1.1"]
+        return try NIOSSLContext(configuration: tls)
+    }
+
+    /// Identifies a listener across reloads.
+    static func listenerKey(_ listener: ListenerConfiguration) -> String {
+        "\(listener.endpoint)|\(listener.tls?.certificateFile ?? "")|\(listener.tls?.privateKeyFile ?? "")|\(listener.proxyProtocol)"
+    }
+
     private func bind(_ listener: ListenerConfiguration) async throws -> Channel {
         let runtime = self.runtime
-        let tlsContext: NIOSSLContext? = try listener.tls.map { files in
-            var tls = TLSConfiguration.makeServerConfiguration(
-                certificateChain: try NIOSSLCertificate.fromPEMFile(files.certificateFile).map { .certificate($0) },
-                privateKey: .privateKey(try NIOSSLPrivateKey(file: files.privateKeyFile, format: .pem))
-            )
-            tls.minimumTLSVersion = .tlsv12
-            tls.applicationProtocols = ["http/1.1"]
-            return try NIOSSLContext(configuration: tls)
+        let key = Gateway.listenerKey(listener)
+        if let files = listener.tls {
+            let context = try Gateway.serverTLSContext(files)
+            tlsContexts.withLockedValue { $0[key] = context }
         }
+        let contexts = tlsContexts
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -118,8 +133,10 @@ public final class Gateway: Sendable {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 65536))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Looked up per connection, so a reload's new certificate serves new clients.
+                    let tls = listener.tls == nil ? nil : contexts.withLockedValue { $0[key] }
                     try Gateway.initializeClient(
-                        channel: channel, runtime: runtime, tls: tlsContext, secure: listener.tls != nil, proxyProtocol: listener.proxyProtocol
+                        channel: channel, runtime: runtime, tls: tls, secure: listener.tls != nil, proxyProtocol: listener.proxyProtocol
                     )
                 }
             }
@@ -156,8 +173,16 @@ public final class Gateway: Sendable {
     @discardableResult
     public func reload(_ configuration: GatewayConfiguration) async -> String? {
         let current = listeners.withLockedValue { $0 }
-        func key(_ listener: ListenerConfiguration) -> String {
-            "\(listener.endpoint)|\(listener.tls?.certificateFile ?? "")|\(listener.tls?.privateKeyFile ?? "")|\(listener.proxyProtocol)"
+        let key = Gateway.listenerKey
+        // Re-read certificates of the TLS listeners that stay (rotation without dropping anyone).
+        var renewed: [String: NIOSSLContext] = [:]
+        for listener in configuration.listeners {
+            guard let files = listener.tls else { continue }
+            do {
+                renewed[key(listener)] = try Gateway.serverTLSContext(files)
+            } catch {
+                return "TLS for \(listener.endpoint): \(error)"
+            }
         }
         let wanted = Set(configuration.listeners.map(key))
         let existing = Set(current.map { key($0.config) })
@@ -173,6 +198,7 @@ public final class Gateway: Sendable {
         runtime.updateSnapshot { current in
             GatewaySnapshot(configuration: configuration, remoteKeys: current.remoteKeys)
         }
+        tlsContexts.withLockedValue { $0.merge(renewed) { _, new in new } }
         let removed = current.filter { !wanted.contains(key($0.config)) }
         listeners.withLockedValue { list in
             list.removeAll { entry in removed.contains { $0.channel === entry.channel } }
