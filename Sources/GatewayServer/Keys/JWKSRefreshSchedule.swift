@@ -18,7 +18,7 @@ struct JWKSRefreshSchedule: Sendable {
     private(set) var lastFetch: ContinuousClock.Instant
     /// When the next fetch is due.
     private(set) var next: ContinuousClock.Instant
-    /// Whether `next` was brought forward by an early request that has not been served yet.
+    /// Whether an early request waits for the next fetch (which is due no later than it allows).
     private(set) var earlyPending = false
     /// Failed fetches since the last good one.
     private(set) var failures = 0
@@ -38,11 +38,10 @@ struct JWKSRefreshSchedule: Sendable {
     /// previous fetch when that is later. Returns the (possibly unchanged) due time.
     @discardableResult
     mutating func requestEarly(now: ContinuousClock.Instant) -> ContinuousClock.Instant {
-        let earliest = max(now, lastFetch + minimum)
-        if earliest < next {
-            next = earliest
-            earlyPending = true
-        }
+        next = min(next, max(now, lastFetch + minimum))
+        // Whatever fetch comes next serves this request; until it begins, more requests change
+        // nothing and need not be listened to.
+        earlyPending = true
         return next
     }
 
