@@ -76,6 +76,23 @@ import Testing
         #expect(tracker.consume(ByteBuffer(bytes: header)) == .frameTooLarge(frameStart: 0))
     }
 
+    @Test func aPongAnsweringTheGatewayIsMarkedForConsumption() {
+        var tracker = FrameTracker(maxFrameBytes: 1 << 20, maxMessageBytes: 1 << 20)
+        let text = Self.frame(opcode: 1, payload: Array("hi".utf8), mask: [1, 2, 3, 4])
+        let pong = Self.frame(opcode: 0xA, payload: GatewayFrame.keepalivePayload, mask: [5, 6, 7, 8])
+        // Not expected: forwarded like any unsolicited pong.
+        _ = tracker.consume(ByteBuffer(bytes: text + pong))
+        #expect(tracker.consumedPong == nil)
+        tracker.pongsExpected = 1
+        _ = tracker.consume(ByteBuffer(bytes: text + pong + text))
+        #expect(tracker.consumedPong == text.count..<(text.count + pong.count))
+        #expect(tracker.pongsExpected == 0)
+        // A pong of another length is the client's own.
+        tracker.pongsExpected = 1
+        _ = tracker.consume(ByteBuffer(bytes: Self.frame(opcode: 0xA, payload: [1, 2], mask: [1, 1, 1, 1])))
+        #expect(tracker.consumedPong == nil)
+    }
+
     @Test func injectedFramesAreMaskedOnlyTowardBackends() {
         let toClient = GatewayFrame.close(code: 4001, reason: "token expired", masked: false, allocator: ByteBufferAllocator())
         #expect(Array(buffer: toClient) == [0x88, 15, 0x0f, 0xa1] + Array("token expired".utf8))

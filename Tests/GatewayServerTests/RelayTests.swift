@@ -216,3 +216,43 @@ import Testing
 }
 
 import Logging
+
+/// Keep-alive: the gateway pings a silent client and consumes the pong; idle connections end.
+@Suite struct KeepaliveTests {
+    @Test func gatewayPingsAreAnsweredAndThePongIsNotForwarded() async throws {
+        let token = try GatewayHarness.token()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            let config = try RelayTests.chatConfig(backendPort: backendPort, limits: Limits(keepaliveInterval: .milliseconds(200)))
+            try await GatewayHarness.withGateway(config) { gateway, port in
+                let (client, _, _) = try await RelayTests.open(port: port, headers: [("Authorization", "Bearer \(token)")])
+                #expect(await client.next() == .frame(opcode: .ping, fin: true, data: Array("wsgate-ka".utf8)))
+                try await client.send(.pong, Array("wsgate-ka".utf8))
+                // Had the pong reached the echo backend it would be ignored; prove the stream stayed
+                // aligned and nothing extra arrives: the next frame is the echo of our text.
+                try await client.send(text: "after pong")
+                var next = await client.next()
+                while next == .frame(opcode: .ping, fin: true, data: Array("wsgate-ka".utf8)) {
+                    try await client.send(.pong, Array("wsgate-ka".utf8))
+                    next = await client.next()
+                }
+                #expect(next == .frame(opcode: .text, fin: true, data: Array("Recv: after pong".utf8)))
+                await client.abort()
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
+    @Test func idleConnectionsAreClosed() async throws {
+        let token = try GatewayHarness.token()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            let config = try RelayTests.chatConfig(backendPort: backendPort, limits: Limits(idleTimeout: .milliseconds(300)))
+            try await GatewayHarness.withGateway(config) { gateway, port in
+                let (client, _, _) = try await RelayTests.open(port: port, headers: [("Authorization", "Bearer \(token)")])
+                #expect(await client.next() == .frame(opcode: .connectionClose, fin: true, data: [0x03, 0xe9] + Array("idle timeout".utf8)))
+                try? await client.sendClose(code: 1001)
+                #expect(await client.next() == .closed)
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+}

@@ -46,6 +46,12 @@ struct FrameTracker {
     private var messageBytes: UInt64 = 0
     /// Offset in the current chunk where the current header began; nil when in an earlier chunk.
     private var headerStart: Int?
+    /// Pongs answering the gateway's own keep-alive pings that are still to come (client side).
+    var pongsExpected = 0
+    /// The current frame answers a gateway ping and lies wholly in this chunk so far.
+    private var currentIsGatewayPong = false
+    /// Bytes of this chunk holding a pong that answers a gateway ping: not to be forwarded.
+    private(set) var consumedPong: Range<Int>?
 
     /// Whole frames seen.
     private(set) var frames: UInt64 = 0
@@ -72,6 +78,7 @@ struct FrameTracker {
     mutating func consume(_ buffer: ByteBuffer) -> Event? {
         bytes &+= UInt64(buffer.readableBytes)
         headerStart = isAtFrameBoundary ? 0 : nil
+        consumedPong = nil
         return buffer.withUnsafeReadableBytes { raw -> Event? in
             var index = 0
             let count = raw.count
@@ -83,6 +90,7 @@ struct FrameTracker {
                     if headerCount == 0 { headerStart = index }
                     index += 1
                     if let found = takeHeaderByte(byte) { return found }
+                    if headerCount == 0, phase == .header { notePong(end: index) }  // empty payload
                 case .payload:
                     if isClose, payloadOffset < 2 {
                         // The 2-byte status code, unmasked when the frame is masked (RFC 6455 §5.3).
@@ -103,7 +111,10 @@ struct FrameTracker {
                         remaining -= take
                         payloadOffset += take
                     }
-                    if remaining == 0, let done = finishFrame() { event = done }
+                    if remaining == 0 {
+                        notePong(end: index)
+                        if let done = finishFrame() { event = done }
+                    }
                 }
             }
             return event
@@ -146,6 +157,9 @@ struct FrameTracker {
             if messageBytes > maxMessageBytes { return .messageTooLarge(frameStart: headerStart) }
         }
         isClose = opcode == 0x8
+        // RFC 6455 §5.5.3: a pong echoes the ping's payload; ours is `keepalivePayload`.
+        currentIsGatewayPong = opcode == 0xA && byte0 & 0x80 != 0 && pongsExpected > 0
+            && length == UInt64(GatewayFrame.keepalivePayload.count) && headerStart != nil
         closeCode = nil
         payloadOffset = 0
         remaining = length
@@ -153,6 +167,14 @@ struct FrameTracker {
         phase = .payload
         if remaining == 0 { return finishFrame() }
         return nil
+    }
+
+    /// Records a just-finished pong answering a gateway ping, when it began in this chunk.
+    private mutating func notePong(end: Int) {
+        guard currentIsGatewayPong, consumedPong == nil, let start = headerStart else { return }
+        currentIsGatewayPong = false
+        pongsExpected -= 1
+        consumedPong = start..<end
     }
 
     private mutating func finishFrame() -> Event? {
@@ -176,6 +198,9 @@ enum GatewayFrame {
         payload += reason.utf8.prefix(123)
         return frame(opcode: 0x8, payload: payload, masked: masked, allocator: allocator)
     }
+
+    /// The payload of the gateway's keep-alive pings (the client's pong echoes it).
+    static let keepalivePayload: [UInt8] = Array("wsgate-ka".utf8)
 
     /// A ping frame with `payload` (≤ 125 bytes).
     static func ping(payload: [UInt8], masked: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {

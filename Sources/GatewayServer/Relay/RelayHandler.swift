@@ -51,7 +51,14 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch event {
         case nil, .close:
-            partner.write(buffer)
+            if let pong = tracker.consumedPong {
+                // A pong answering the gateway's own ping is the gateway's to consume.
+                if pong.lowerBound > 0 { partner.write(buffer.getSlice(at: buffer.readerIndex, length: pong.lowerBound)!) }
+                let after = buffer.readableBytes - pong.upperBound
+                if after > 0 { partner.write(buffer.getSlice(at: buffer.readerIndex + pong.upperBound, length: after)!) }
+            } else {
+                partner.write(buffer)
+            }
         case .frameTooLarge(let start), .messageTooLarge(let start):
             if let start, start > 0 {
                 partner.write(buffer.getSlice(at: buffer.readerIndex, length: start)!)

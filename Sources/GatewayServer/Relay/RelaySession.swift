@@ -24,6 +24,9 @@ final class RelaySession {
 
     private var expiryTask: Scheduled<Void>?
     private var idleTask: Scheduled<Void>?
+    private var keepaliveTask: Scheduled<Void>?
+    private var keepaliveSnapshot: UInt64 = 0
+    private var unansweredPings = 0
     private var terminateDeadline: Scheduled<Void>?
     private var idleSnapshot: (UInt64, UInt64) = (0, 0)
     private var clientOpen = true
@@ -102,6 +105,7 @@ final class RelaySession {
             }
         }
         scheduleIdleCheck()
+        scheduleKeepalive()
         runtime.registry.add(RelaySessionHandle(id: ObjectIdentifier(self), eventLoop: eventLoop) { code, reason in
             eventLoop.execute {
                 let session = bound.value
@@ -132,6 +136,34 @@ final class RelaySession {
                 session.idleSnapshot = now
                 session.scheduleIdleCheck()
             }
+        }
+    }
+
+    /// After `keepalive_interval` without a byte from the client, ping it (between frames); its
+    /// pong is consumed, not forwarded. Three unanswered pings end the connection.
+    private func scheduleKeepalive() {
+        guard let interval = snapshot.configuration.limits.keepaliveInterval, interval.nanoseconds > 0 else { return }
+        let bound = NIOLoopBound(self, eventLoop: clientChannel.eventLoop)
+        keepaliveTask = clientChannel.eventLoop.scheduleTask(in: interval) {
+            let session = bound.value
+            guard !session.terminating, !session.finished else { return }
+            let heard = session.clientRelay.tracker.bytes
+            if heard != session.keepaliveSnapshot {
+                session.keepaliveSnapshot = heard
+                session.unansweredPings = 0
+            } else if session.unansweredPings >= 3 {
+                session.endReason = "ping_timeout"
+                session.terminate(toClient: (1001, "ping timeout"), toUpstream: (1001, "client unresponsive"))
+                return
+            } else if session.upstreamRelay.tracker.isAtFrameBoundary {
+                session.unansweredPings += 1
+                session.clientRelay.tracker.pongsExpected = min(session.clientRelay.tracker.pongsExpected + 1, 3)
+                session.clientRelay.write(GatewayFrame.ping(
+                    payload: GatewayFrame.keepalivePayload, masked: false, allocator: session.clientChannel.allocator
+                ))
+                session.clientRelay.flush()
+            }
+            session.scheduleKeepalive()
         }
     }
 
@@ -260,6 +292,7 @@ final class RelaySession {
         finished = true
         expiryTask?.cancel()
         idleTask?.cancel()
+        keepaliveTask?.cancel()
         terminateDeadline?.cancel()
         slots.release()
         runtime.registry.remove(ObjectIdentifier(self))
