@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Metrics
 import NIOConcurrencyHelpers
 
 /// Writes rejection lines without ever blocking an event loop, and keeps the most recent ones in
@@ -57,6 +58,9 @@ public final class RejectionLog: Sendable {
         }
     }
 
+    /// `wsgate_rejection_log_dropped_total`: lines lost to a full disk, an unwritable file or backlog.
+    static var droppedCounter: Counter { Counter(label: "wsgate_rejection_log_dropped_total") }
+
     /// Number of lines dropped because the destination could not keep up or failed.
     public var droppedLines: Int { state.withLockedValue { $0.dropped } }
 
@@ -80,6 +84,7 @@ public final class RejectionLog: Sendable {
             if case .disabled = destination { return false }
             if s.pending >= maxPending {
                 s.dropped += 1
+                RejectionLog.droppedCounter.increment()
                 return false
             }
             s.pending += 1
@@ -114,6 +119,7 @@ public final class RejectionLog: Sendable {
                 s.pending -= 1
                 guard !ok else { return false }
                 s.dropped += 1
+                RejectionLog.droppedCounter.increment()
                 defer { s.warned = true }
                 return !s.warned
             }
