@@ -84,6 +84,7 @@ public final class Gateway: Sendable {
             metrics: GatewayMetrics()
         )
         let gateway = Gateway(group: group, ownsGroup: ownsGroup, runtime: runtime)
+        Gateway.warnAboutInsecureUpstreams(configuration, logger: logger)
         do {
             for listener in configuration.listeners {
                 let channel = try await gateway.bind(listener)
@@ -198,6 +199,7 @@ public final class Gateway: Sendable {
         runtime.updateSnapshot { current in
             GatewaySnapshot(configuration: configuration, remoteKeys: current.remoteKeys)
         }
+        Gateway.warnAboutInsecureUpstreams(configuration, logger: runtime.logger)
         tlsContexts.withLockedValue { $0.merge(renewed) { _, new in new } }
         let removed = current.filter { !wanted.contains(key($0.config)) }
         listeners.withLockedValue { list in
@@ -206,6 +208,17 @@ public final class Gateway: Sendable {
         }
         for (_, channel) in removed { try? await channel.close() }
         return nil
+    }
+
+    /// `insecure_skip_verify` is an explicit choice, but never a silent one.
+    static func warnAboutInsecureUpstreams(_ configuration: GatewayConfiguration, logger: Logger) {
+        for route in configuration.routes {
+            for upstream in route.upstreams where upstream.secure && upstream.insecureSkipVerify {
+                logger.warning("TLS certificate verification is off for this upstream (insecure_skip_verify)", metadata: [
+                    "route": "\(route.pattern)", "upstream": "\(upstream)",
+                ])
+            }
+        }
     }
 
     /// `ip:port` (`[v6]:port`) for logs.
