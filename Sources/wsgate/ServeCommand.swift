@@ -75,9 +75,11 @@ struct GatewayService: Service {
         // Trap SIGHUP/SIGUSR1 before the listeners bind: a reload signal sent as soon as the
         // gateway answers must not kill it with the default action.
         let signals = await UnixSignalsSequence(trapping: .sighup, .sigusr1)
+        let remoteKeys = try await JWKSRefresher.fetchInitial(configuration.remoteKeySets, logger: logger)
         let gateway = try await Gateway.start(
             configuration: configuration,
             threads: threads,
+            remoteKeys: remoteKeys,
             logger: logger,
             admin: AdminResponder(metricsText: { [registry] in registry.emitToString() }, reload: reload)
         )
@@ -88,14 +90,19 @@ struct GatewayService: Service {
             "routes": "\(configuration.routes.count)",
         ])
         announce?(gateway)
+        let refresher = JWKSRefresher(gateway: gateway, sets: configuration.remoteKeySets, logger: logger)
         try? await cancelWhenGracefulShutdown {
-            for await signal in signals {
-                if signal == .sighup {
-                    _ = await reload()
-                } else {
-                    gateway.rejectionLog.reopen()
-                    logger.notice("rejection log reopened")
+            await withDiscardingTaskGroup { tasks in
+                tasks.addTask { await refresher.run() }
+                for await signal in signals {
+                    if signal == .sighup {
+                        _ = await reload()
+                    } else {
+                        gateway.rejectionLog.reopen()
+                        logger.notice("rejection log reopened")
+                    }
                 }
+                tasks.cancelAll()
             }
         }
         logger.notice("draining", metadata: ["open": "\(gateway.relayedConnections)"])

@@ -46,7 +46,7 @@ public struct JWKSError: Error, Sendable, CustomStringConvertible {
 public final class JWKSRefresher: Sendable {
     /// Largest JWKS document accepted (real ones are a few KiB).
     public static let maximumDocumentBytes = 1 << 20
-    /// Bound on one fetch: connect, request and the whole response.
+    /// Default bound on one fetch: connect (retried while refused), request and the whole response.
     public static let fetchTimeout: TimeAmount = .seconds(10)
 
     /// The sets kept fresh, one per URL.
@@ -57,6 +57,7 @@ public final class JWKSRefresher: Sendable {
     private let gateway: Gateway
     private let logger: Logger
     private let group: EventLoopGroup
+    private let timeout: TimeAmount
     private let metrics = GatewayMetrics()
     private let triggers: [String: RefreshTrigger]
     private let eventSink: AsyncStream<JWKSRefreshEvent>.Continuation
@@ -67,17 +68,20 @@ public final class JWKSRefresher: Sendable {
 
     /// A refresher for `sets` (duplicates of a URL are ignored) that installs into `gateway`.
     ///
-    /// - Parameter group: where the HTTP client runs; the process-wide singleton by default, so
-    ///   that the gateway's own loops can shut down independently.
+    /// - Parameters:
+    ///   - group: where the HTTP client runs; the process-wide singleton by default, so that the
+    ///     gateway's own loops can shut down independently.
+    ///   - timeout: bound on each fetch.
     public init(
         gateway: Gateway, sets: [RemoteKeySetConfiguration], logger: Logger,
-        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, timeout: TimeAmount = fetchTimeout
     ) {
         var seen: Set<String> = []
         self.sets = sets.filter { seen.insert($0.url).inserted }
         self.gateway = gateway
         self.logger = logger
         self.group = group
+        self.timeout = timeout
         self.triggers = Dictionary(uniqueKeysWithValues: self.sets.map { ($0.url, RefreshTrigger()) })
         (events, eventSink) = AsyncStream.makeStream(of: JWKSRefreshEvent.self, bufferingPolicy: .bufferingNewest(64))
     }
@@ -86,17 +90,18 @@ public final class JWKSRefresher: Sendable {
 
     /// Fetches every set once, before the gateway starts. A set that cannot be fetched starts from
     /// its `cache_file` (with a warning); without a readable cached copy start-up fails, naming
-    /// every such set. Good documents are written to their cache files.
+    /// every such set. Good documents are written to their cache files. Each fetch takes at most
+    /// `timeout`; the sets are fetched concurrently.
     public static func fetchInitial(
         _ sets: [RemoteKeySetConfiguration], logger: Logger,
-        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, timeout: TimeAmount = fetchTimeout
     ) async throws -> [String: [VerificationKey]] {
         guard !sets.isEmpty else { return [:] }
-        let outcomes = try await HTTPClient.withHTTPClient(eventLoopGroup: group, configuration: clientConfiguration) { client in
+        let outcomes = try await HTTPClient.withHTTPClient(eventLoopGroup: group, configuration: clientConfiguration(timeout: timeout)) { client in
             try await withThrowingTaskGroup(of: (String, Result<[VerificationKey], JWKSError>).self) { tasks in
                 var seen: Set<String> = []
                 for set in sets where seen.insert(set.url).inserted {
-                    tasks.addTask { (set.url, await initialKeys(set, client: client, logger: logger)) }
+                    tasks.addTask { (set.url, await initialKeys(set, client: client, timeout: timeout, logger: logger)) }
                 }
                 var outcomes: [String: Result<[VerificationKey], JWKSError>] = [:]
                 for try await (url, outcome) in tasks { outcomes[url] = outcome }
@@ -117,10 +122,12 @@ public final class JWKSRefresher: Sendable {
     }
 
     /// One set at start-up: fetched, else from its cache file, else the error to report.
-    private static func initialKeys(_ set: RemoteKeySetConfiguration, client: HTTPClient, logger: Logger) async -> Result<[VerificationKey], JWKSError> {
+    private static func initialKeys(
+        _ set: RemoteKeySetConfiguration, client: HTTPClient, timeout: TimeAmount, logger: Logger
+    ) async -> Result<[VerificationKey], JWKSError> {
         let fetchError: JWKSError
         do throws(JWKSError) {
-            let document = try await fetch(set, client: client)
+            let document = try await fetch(set, client: client, timeout: timeout)
             writeCache(document.body, for: set, logger: logger)
             logger.info("jwks fetched", metadata: ["url": "\(set.url)", "keys": "\(document.keys.count)"])
             return .success(document.keys)
@@ -169,10 +176,10 @@ public final class JWKSRefresher: Sendable {
     // MARK: Fetching
 
     /// Redirects are not followed (configure the final URL); bounded connect and read.
-    static var clientConfiguration: HTTPClient.Configuration {
+    static func clientConfiguration(timeout: TimeAmount) -> HTTPClient.Configuration {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: fetchTimeout, read: fetchTimeout)
+            timeout: .init(connect: timeout, read: timeout)
         )
         configuration.httpVersion = .http1Only
         return configuration
@@ -186,7 +193,7 @@ public final class JWKSRefresher: Sendable {
     }
 
     /// One GET of the set's URL: 200, at most `maximumDocumentBytes`, a JWKS with a usable key.
-    static func fetch(_ set: RemoteKeySetConfiguration, client: HTTPClient) async throws(JWKSError) -> Document {
+    static func fetch(_ set: RemoteKeySetConfiguration, client: HTTPClient, timeout: TimeAmount) async throws(JWKSError) -> Document {
         var request = HTTPClientRequest(url: set.url)
         request.headers.add(name: "Accept", value: "application/jwk-set+json, application/json")
         request.headers.add(name: "User-Agent", value: "wsgate")
@@ -198,7 +205,7 @@ public final class JWKSRefresher: Sendable {
         let body: ByteBuffer
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, timeout: fetchTimeout)
+            response = try await client.execute(request, timeout: timeout)
             guard response.status == .ok else {
                 throw JWKSError("HTTP \(response.status.code) \(response.status.reasonPhrase)")
             }
@@ -226,6 +233,9 @@ public final class JWKSRefresher: Sendable {
         if let error = error as? HTTPClientError {
             return error.shortDescription
         }
+        if let error = error as? IOError {
+            return String(cString: strerror(error.errnoCode)).lowercased()
+        }
         return "\(error)"
     }
 
@@ -244,7 +254,7 @@ public final class JWKSRefresher: Sendable {
         }
         guard !sets.isEmpty else { return }
         do {
-            try await HTTPClient.withHTTPClient(eventLoopGroup: group, configuration: Self.clientConfiguration) { client in
+            try await HTTPClient.withHTTPClient(eventLoopGroup: group, configuration: Self.clientConfiguration(timeout: timeout)) { client in
                 await withDiscardingTaskGroup { tasks in
                     for set in sets {
                         tasks.addTask { await self.refresh(set, client: client) }
@@ -284,7 +294,7 @@ public final class JWKSRefresher: Sendable {
             trigger.reset()
             schedule.fetchStarted(at: clock.now)
             do throws(JWKSError) {
-                let document = try await Self.fetch(set, client: client)
+                let document = try await Self.fetch(set, client: client, timeout: timeout)
                 gateway.updateRemoteKeys(url: set.url, keys: document.keys)
                 if document.body != lastBody {
                     Self.writeCache(document.body, for: set, logger: logger)
