@@ -61,7 +61,8 @@ public enum ConfigurationLoader {
 
         let listeners = reader.listeners(top["listen"])
         let admin = reader.admin(top["admin"])
-        let keys = reader.keys(top["keys"])
+        let configuredKeys = reader.keys(top["keys"])
+        let keys = configuredKeys.keys
         let auth = reader.authSettings(top["auth"])
         let routes = reader.routes(top["routes"])
         let rejectionLog = reader.rejectionLog(top["rejection_log"])
@@ -94,7 +95,7 @@ public enum ConfigurationLoader {
         guard reader.problems.isEmpty else {
             throw ConfigurationProblems(sorted(reader.problems))
         }
-        return GatewayConfiguration(
+        var configuration = GatewayConfiguration(
             listeners: listeners.map(\.0),
             admin: admin,
             keys: KeySet(keys),
@@ -104,6 +105,8 @@ public enum ConfigurationLoader {
             limits: limits,
             trustedProxies: trustedProxies
         )
+        configuration.remoteKeySets = configuredKeys.remoteKeySets
+        return configuration
     }
 
     /// Problems by line, those without a line last; equal lines keep the order found.
