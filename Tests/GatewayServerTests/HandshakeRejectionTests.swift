@@ -185,6 +185,36 @@ import Testing
     }
 }
 
+extension HandshakeRejectionTests {
+    @Test func perSubjectCap() async throws {
+        let alice = try GatewayHarness.token()
+        let bob = try GatewayHarness.token(["sub": .string("bob")])
+        try await GatewayHarness.withEchoBackend { backendPort in
+            let config = try GatewayHarness.configuration(
+                routes: [RouteConfiguration(pattern: .exact("/ws"), upstreams: [UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: backendPort))])],
+                limits: Limits(maxConnectionsPerSubject: 1)
+            )
+            try await GatewayHarness.withGateway(config) { gateway, port in
+                let (first, client) = try await TestWebSocketClient.connect(port: port, path: "/ws", headers: [("Authorization", "Bearer \(alice)")])
+                #expect(first.status == 101)
+                let (second, _) = try await TestWebSocketClient.connect(port: port, path: "/ws", headers: [("Authorization", "Bearer \(alice)")])
+                #expect(second.status == 503)
+                #expect(gateway.rejectionLog.recent(limit: 1).first?.sub == "alice")
+                let (other, otherClient) = try await TestWebSocketClient.connect(port: port, path: "/ws", headers: [("Authorization", "Bearer \(bob)")])
+                #expect(other.status == 101)
+                await client?.abort()
+                await otherClient?.abort()
+                #expect(await GatewayHarness.settle(gateway))
+                // The slot came back when alice's connection closed.
+                let (again, againClient) = try await TestWebSocketClient.connect(port: port, path: "/ws", headers: [("Authorization", "Bearer \(alice)")])
+                #expect(again.status == 101)
+                await againClient?.abort()
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+}
+
 /// A port nothing listens on (bound, read, released).
 func freePort() async throws -> Int {
     let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
