@@ -4,9 +4,11 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A JWKS endpoint on loopback for tests: serves whatever document it is told to, can fail on
 /// demand (an HTTP error status, or a connection closed without an answer), and counts requests.
+/// Plain HTTP, or HTTPS with a given server context (e.g. `TestCertificates`).
 public final class JWKSServer: Sendable {
     /// What the server answers to the next requests.
     public enum Reply: Sendable {
@@ -28,30 +30,39 @@ public final class JWKSServer: Sendable {
 
     /// The kernel-chosen port.
     public let port: Int
-    /// `http://127.0.0.1:PORT/jwks.json`.
-    public var url: String { "http://127.0.0.1:\(port)/jwks.json" }
+    /// Whether the server speaks TLS.
+    public let secure: Bool
+    /// `http://127.0.0.1:PORT/jwks.json`, or `https://localhost:PORT/jwks.json` with TLS (the
+    /// name test certificates are issued for).
+    public var url: String { secure ? "https://localhost:\(port)/jwks.json" : "http://127.0.0.1:\(port)/jwks.json" }
     /// Requests answered (or refused) so far.
     public var requestCount: Int { state.withLockedValue { $0.requests } }
 
-    private init(state: NIOLockedValueBox<State>, channel: Channel) {
+    private init(state: NIOLockedValueBox<State>, channel: Channel, secure: Bool) {
         self.state = state
         self.channel = NIOLockedValueBox(channel)
         self.port = channel.localAddress?.port ?? 0
+        self.secure = secure
     }
 
-    /// Starts a server on `127.0.0.1:0` answering `reply`.
-    public static func start(reply: Reply, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> JWKSServer {
+    /// Starts a server on `127.0.0.1:0` answering `reply`, over TLS when `tls` is given.
+    public static func start(
+        reply: Reply, tls: NIOSSLContext? = nil, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> JWKSServer {
         let state = NIOLockedValueBox(State(reply: reply))
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(JWKSRequestHandler(state: state))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        return JWKSServer(state: state, channel: channel)
+        return JWKSServer(state: state, channel: channel, secure: tls != nil)
     }
 
     /// Changes what later requests get.
@@ -66,9 +77,12 @@ public final class JWKSServer: Sendable {
         }
     }
 
-    /// Runs `body` with a server answering `reply`; shuts it down afterwards.
-    public static func with<T: Sendable>(reply: Reply, _ body: (JWKSServer) async throws -> T) async throws -> T {
-        let server = try await start(reply: reply)
+    /// Runs `body` with a server answering `reply` (over TLS when `tls` is given); shuts it down
+    /// afterwards.
+    public static func with<T: Sendable>(
+        reply: Reply, tls: NIOSSLContext? = nil, _ body: (JWKSServer) async throws -> T
+    ) async throws -> T {
+        let server = try await start(reply: reply, tls: tls)
         do {
             let result = try await body(server)
             try await server.shutdown()

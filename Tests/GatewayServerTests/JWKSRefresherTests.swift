@@ -230,6 +230,26 @@ import Testing
         }
     }
 
+    @Test("https: verified against tls_ca_file; the system store does not know the test CA, so without it the fetch fails")
+    func httpsWithCAFile() async throws {
+        let key = try Signer(.es256, kid: "tls")
+        let certificates = try TestCertificates.make()
+        defer { try? FileManager.default.removeItem(atPath: certificates.directory) }
+        try await JWKSServer.with(reply: .document(JWKSServer.document([key.jwk])), tls: try certificates.serverContext()) { server in
+            #expect(server.url.hasPrefix("https://localhost:"))
+            let trusted = RemoteKeySetConfiguration(url: server.url, caFile: certificates.caFile)
+            let keys = try await JWKSRefresher.fetchInitial([trusted], logger: Self.logger, timeout: .seconds(2))
+            #expect(keys[server.url]?.map(\.id) == ["tls"])
+            do {
+                _ = try await JWKSRefresher.fetchInitial([RemoteKeySetConfiguration(url: server.url)], logger: Self.logger, timeout: .seconds(2))
+                Issue.record("an unknown CA was trusted")
+            } catch let error as JWKSError {
+                #expect(error.description.hasPrefix("jwks_url \(server.url) unreachable: "), "\(error)")
+                #expect(error.description.contains("certificate is not trusted (CERTIFICATE_VERIFY_FAILED)"), "\(error)")
+            }
+        }
+    }
+
     @Test("a flood of unknown kids causes at most one early fetch per minimum interval")
     func floodIsRateLimited() async throws {
         let key = try Signer(.es256, kid: "real")

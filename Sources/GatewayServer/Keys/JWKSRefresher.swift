@@ -236,7 +236,11 @@ public final class JWKSRefresher: Sendable {
         if let error = error as? IOError {
             return String(cString: strerror(error.errnoCode)).lowercased()
         }
-        return "\(error)"
+        let text = "\(error)"
+        if error is NIOSSLError, text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return "the server's TLS certificate is not trusted (CERTIFICATE_VERIFY_FAILED); set tls_ca_file when it comes from a private CA"
+        }
+        return text
     }
 
     // MARK: Running
