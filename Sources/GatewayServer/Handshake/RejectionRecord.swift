@@ -1,4 +1,5 @@
 import Foundation
+import GatewayAuth
 
 /// One line of the rejection log (JSON). The gateway writes it and `wsgate rejections` reads it,
 /// through this one type.
@@ -91,24 +92,7 @@ public struct RejectionRecord: Codable, Sendable, Equatable {
     /// A JSON string literal; control characters escaped so a line stays one line.
     static func quote(_ text: String) -> String {
         // Most values need no escaping at all: copy them whole.
-        let plain = text.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c && $0 != 0x7f && $0 != 0xe2 }
-        if plain { return "\"" + text + "\"" }
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7f || scalar.value == 0x2028 || scalar.value == 0x2029 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c }) { return "\"" + text + "\"" }
+        return JSONValue.string(text).jsonText
     }
 }

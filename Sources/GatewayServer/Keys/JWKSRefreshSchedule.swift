@@ -24,14 +24,14 @@ struct JWKSRefreshSchedule: Sendable {
     private(set) var failures = 0
 
     /// A schedule whose previous fetch began at `lastFetch` (the initial fetch); the next is due
-    /// a regular interval later.
-    init(refreshInterval: Duration, minimum: Duration, maximum: Duration, lastFetch: ContinuousClock.Instant) {
+    /// a regular interval later, or at once with `dueNow` (a set nothing was fetched for yet).
+    init(refreshInterval: Duration, minimum: Duration, maximum: Duration, lastFetch: ContinuousClock.Instant, dueNow: Bool = false) {
         // A floor, so that a zero minimum cannot turn failures into a busy loop.
         self.minimum = max(minimum, .milliseconds(10))
         self.maximum = max(maximum, self.minimum)
         self.refreshInterval = min(max(refreshInterval, self.minimum), self.maximum)
         self.lastFetch = lastFetch
-        self.next = lastFetch + self.refreshInterval
+        self.next = dueNow ? lastFetch : lastFetch + self.refreshInterval
     }
 
     /// An unknown `kid` was seen at `now`: brings `next` forward to `now`, or to `minimum` after the

@@ -43,6 +43,8 @@ public struct JWKSError: Error, Sendable, CustomStringConvertible {
 /// retried with backoff; a token refused as `unknown_key` asks every set for one early fetch, at
 /// most one per `min_refresh_interval` (see `JWKSRefreshSchedule`). Each good document is also
 /// written to the set's `cache_file`, which start-up falls back to when the URL is unreachable.
+/// After a configuration reload, `update(sets:)` starts sets the new configuration adds (fetched
+/// at once) and stops those it drops.
 public final class JWKSRefresher: Sendable {
     /// Largest JWKS document accepted (real ones are a few KiB).
     public static let maximumDocumentBytes = 1 << 20
@@ -50,7 +52,9 @@ public final class JWKSRefresher: Sendable {
     public static let fetchTimeout: TimeAmount = .seconds(10)
 
     /// The sets kept fresh, one per URL.
-    public let sets: [RemoteKeySetConfiguration]
+    public var sets: [RemoteKeySetConfiguration] {
+        registry.withLockedValue { registry in registry.order.compactMap { registry.entries[$0]?.set } }
+    }
     /// Refresh outcomes as they happen (the newest 64 are kept when nobody reads them).
     public let events: AsyncStream<JWKSRefreshEvent>
 
@@ -59,7 +63,8 @@ public final class JWKSRefresher: Sendable {
     private let group: EventLoopGroup
     private let timeout: TimeAmount
     private let metrics = GatewayMetrics()
-    private let triggers: [String: RefreshTrigger]
+    private let registry: NIOLockedValueBox<Registry>
+    private let changes: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
     private let eventSink: AsyncStream<JWKSRefreshEvent>.Continuation
     private let results = NIOLockedValueBox(JWKSRefreshCounts())
 
@@ -76,13 +81,14 @@ public final class JWKSRefresher: Sendable {
         gateway: Gateway, sets: [RemoteKeySetConfiguration], logger: Logger,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, timeout: TimeAmount = fetchTimeout
     ) {
-        var seen: Set<String> = []
-        self.sets = sets.filter { seen.insert($0.url).inserted }
+        var registry = Registry()
+        _ = registry.replace(with: sets, fetchNow: false)
+        self.registry = NIOLockedValueBox(registry)
+        self.changes = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.gateway = gateway
         self.logger = logger
         self.group = group
         self.timeout = timeout
-        self.triggers = Dictionary(uniqueKeysWithValues: self.sets.map { ($0.url, RefreshTrigger()) })
         (events, eventSink) = AsyncStream.makeStream(of: JWKSRefreshEvent.self, bufferingPolicy: .bufferingNewest(64))
     }
 
@@ -245,24 +251,41 @@ public final class JWKSRefresher: Sendable {
 
     // MARK: Running
 
+    /// Follows a reloaded configuration: sets it adds, or changes, start now with a fetch (their
+    /// keys are missing until it completes); sets it drops stop. Call after `Gateway.reload`
+    /// (which keeps the keys of sets still named).
+    public func update(sets: [RemoteKeySetConfiguration]) {
+        let retired = registry.withLockedValue { $0.replace(with: sets, fetchNow: true) }
+        for trigger in retired { trigger.fire() }
+        changes.continuation.yield()
+    }
+
     /// Refreshes every set until the task is cancelled. Registers itself for the gateway's
-    /// unknown-`kid` notices while it runs.
+    /// unknown-`kid` notices while it runs. Run it once.
     public func run() async {
-        let triggers = self.triggers
+        let registry = self.registry
         gateway.onUnknownKey { _ in
-            for trigger in triggers.values { trigger.fire() }
+            for trigger in registry.withLockedValue({ $0.entries.values.map(\.trigger) }) { trigger.fire() }
         }
         defer {
             gateway.onUnknownKey { _ in }
             eventSink.finish()
         }
-        guard !sets.isEmpty else { return }
         do {
             try await HTTPClient.withHTTPClient(eventLoopGroup: group, configuration: Self.clientConfiguration(timeout: timeout)) { client in
                 await withDiscardingTaskGroup { tasks in
-                    for set in sets {
-                        tasks.addTask { await self.refresh(set, client: client) }
-                    }
+                    // One loop per set and generation; a loop whose entry was dropped or
+                    // replaced ends by itself (its trigger is fired).
+                    var started: [String: Int] = [:]
+                    var updates = changes.stream.makeAsyncIterator()
+                    repeat {
+                        let wanted = registry.withLockedValue { $0.entries }
+                        for (url, entry) in wanted where started[url] != entry.generation {
+                            started[url] = entry.generation
+                            tasks.addTask { await self.refresh(url: url, generation: entry.generation, client: client) }
+                        }
+                        started = started.filter { wanted[$0.key] != nil }
+                    } while await updates.next() != nil && !Task.isCancelled
                 }
             }
         } catch {
@@ -271,19 +294,24 @@ public final class JWKSRefresher: Sendable {
         }
     }
 
-    /// The loop of one set.
-    private func refresh(_ set: RemoteKeySetConfiguration, client: HTTPClient) async {
+    /// The loop of one set, while the registry holds it at `generation`.
+    private func refresh(url: String, generation: Int, client: HTTPClient) async {
+        func current() -> Registry.Entry? {
+            registry.withLockedValue { $0.entries[url] }.flatMap { $0.generation == generation ? $0 : nil }
+        }
+        guard let entry = current() else { return }
+        let set = entry.set, trigger = entry.trigger
         let clock = ContinuousClock()
-        let trigger = triggers[set.url]!
         var schedule = JWKSRefreshSchedule(
             refreshInterval: .init(set.refreshInterval), minimum: .init(set.minimumRefreshInterval),
-            maximum: .init(set.maximumRefreshInterval), lastFetch: clock.now
+            maximum: .init(set.maximumRefreshInterval), lastFetch: clock.now, dueNow: entry.fetchNow
         )
         var lastBody: [UInt8]? = nil
         while true {
             // While an early fetch is already scheduled, further notices change nothing: they
             // stay pending and are cleared when that fetch begins.
             let wake = await Self.wait(until: schedule.next, for: schedule.earlyPending ? nil : trigger)
+            guard current() != nil else { return }
             var early = schedule.earlyPending
             switch wake {
             case .cancelled:
@@ -363,6 +391,44 @@ public final class JWKSRefresher: Sendable {
             return first
         }
         return Task.isCancelled ? .cancelled : wake
+    }
+}
+
+/// The sets a refresher keeps fresh, by URL, each with the generation of its loop.
+private struct Registry {
+    /// One set and its loop's identity.
+    struct Entry {
+        var set: RemoteKeySetConfiguration
+        var generation: Int
+        var trigger: RefreshTrigger
+        /// Added after start-up: nothing was fetched for it yet.
+        var fetchNow: Bool
+    }
+
+    var entries: [String: Entry] = [:]
+    var order: [String] = []
+    private var generations = 0
+
+    /// Takes `sets` (the first of each URL); returns the triggers of entries dropped or replaced,
+    /// to wake their loops so they end. Unchanged sets keep their loop; new ones are marked
+    /// `fetchNow` as given.
+    mutating func replace(with sets: [RemoteKeySetConfiguration], fetchNow: Bool) -> [RefreshTrigger] {
+        var kept: [String: Entry] = [:]
+        var retired: [RefreshTrigger] = []
+        order = []
+        for set in sets where kept[set.url] == nil {
+            order.append(set.url)
+            if let existing = entries[set.url], existing.set == set {
+                kept[set.url] = existing
+                continue
+            }
+            if let existing = entries[set.url] { retired.append(existing.trigger) }
+            generations += 1
+            kept[set.url] = Entry(set: set, generation: generations, trigger: RefreshTrigger(), fetchNow: fetchNow)
+        }
+        for (url, entry) in entries where kept[url] == nil { retired.append(entry.trigger) }
+        entries = kept
+        return retired
     }
 }
 

@@ -95,26 +95,18 @@ final class Admission: Sendable {
         var count: Int
     }
 
-    private let perRoute = NIOLockedValueBox<[String: Int]>([:])
+    private let perRoute = SlotCounter()
     private let perIP = NIOLockedValueBox<[String: Window]>([:])
-    private let perSubject = NIOLockedValueBox<[String: Int]>([:])
+    private let perSubject = SlotCounter()
 
     /// Takes a per-route slot, or returns false when the route is full.
     func acquireRoute(_ route: String, cap: Int?) -> Bool {
-        perRoute.withLockedValue { counts in
-            let current = counts[route, default: 0]
-            if let cap, current >= cap { return false }
-            counts[route] = current + 1
-            return true
-        }
+        perRoute.acquire(route, cap: cap)
     }
 
     /// Returns a per-route slot.
     func releaseRoute(_ route: String) {
-        perRoute.withLockedValue { counts in
-            let next = counts[route, default: 1] - 1
-            counts[route] = next > 0 ? next : nil
-        }
+        perRoute.release(route)
     }
 
     /// Counts one handshake from `ip` in the current second; false when over `limit`.
@@ -133,19 +125,34 @@ final class Admission: Sendable {
 
     /// Takes a per-subject slot, or returns false when the subject is at its cap.
     func acquireSubject(_ subject: String, cap: Int) -> Bool {
-        perSubject.withLockedValue { counts in
-            let current = counts[subject, default: 0]
-            guard current < cap else { return false }
-            counts[subject] = current + 1
-            return true
-        }
+        perSubject.acquire(subject, cap: cap)
     }
 
     /// Returns a per-subject slot.
     func releaseSubject(_ subject: String) {
-        perSubject.withLockedValue { counts in
-            let next = counts[subject, default: 1] - 1
-            counts[subject] = next > 0 ? next : nil
+        perSubject.release(subject)
+    }
+}
+
+/// Open-connection counts by key (route, subject), each under an optional cap.
+final class SlotCounter: Sendable {
+    private let counts = NIOLockedValueBox<[String: Int]>([:])
+
+    /// Takes a slot for `key`, or returns false when `cap` slots are taken.
+    func acquire(_ key: String, cap: Int?) -> Bool {
+        counts.withLockedValue { counts in
+            let current = counts[key, default: 0]
+            if let cap, current >= cap { return false }
+            counts[key] = current + 1
+            return true
+        }
+    }
+
+    /// Returns a slot for `key`.
+    func release(_ key: String) {
+        counts.withLockedValue { counts in
+            let next = counts[key, default: 1] - 1
+            counts[key] = next > 0 ? next : nil
         }
     }
 }
