@@ -172,6 +172,50 @@ import Testing
         }
     }
 
+    @Test("after a reload, update(sets:) fetches an added set at once and stops refreshing a dropped one")
+    func followsReload() async throws {
+        let first = try Signer(.es256, kid: "first")
+        let second = try Signer(.edDSA, kid: "second")
+        try await JWKSServer.with(reply: .document(JWKSServer.document([first.jwk]))) { firstServer in
+            try await JWKSServer.with(reply: .document(JWKSServer.document([second.jwk]))) { secondServer in
+                let firstSet = RemoteKeySetConfiguration(
+                    url: firstServer.url, refreshInterval: .milliseconds(100), minimumRefreshInterval: .milliseconds(50)
+                )
+                let secondSet = RemoteKeySetConfiguration(url: secondServer.url, refreshInterval: .hours(1))
+                try await Self.withRefreshingGateway([firstSet]) { gateway, port, refresher async throws in
+                    #expect(try await Self.handshake(port, second.token()).0 == 401)
+                    #expect(secondServer.requestCount == 0)
+
+                    var both = gateway.configuration
+                    both.remoteKeySets = [firstSet, secondSet]
+                    #expect(await gateway.reload(both) == nil)
+                    refresher.update(sets: both.remoteKeySets)
+                    let added = await Self.firstEvent(of: refresher) { event in
+                        if case .refreshed(let url, _, false) = event { return url == secondSet.url }
+                        return false
+                    }
+                    #expect(added != nil, "the added set was not fetched")
+                    #expect(refresher.sets.map(\.url) == [firstSet.url, secondSet.url])
+                    #expect(try await Self.handshake(port, second.token()).0 == 101)
+                    #expect(try await Self.handshake(port, first.token()).0 == 101)
+
+                    var onlySecond = gateway.configuration
+                    onlySecond.remoteKeySets = [secondSet]
+                    #expect(await gateway.reload(onlySecond) == nil)
+                    refresher.update(sets: onlySecond.remoteKeySets)
+                    #expect(try await Self.handshake(port, first.token()).0 == 401)
+                    // The dropped set's loop ends (after a fetch in flight, if any): its server,
+                    // asked every 100 ms until now, hears nothing more.
+                    try await Task.sleep(for: .milliseconds(200))
+                    let settled = firstServer.requestCount
+                    try await Task.sleep(for: .milliseconds(500))
+                    #expect(firstServer.requestCount == settled, "the dropped set is still refreshed")
+                    #expect(try await Self.handshake(port, second.token()).0 == 101)
+                }
+            }
+        }
+    }
+
     @Test("start-up with an unreachable JWKS and no cached copy fails, naming the URL")
     func unreachableAtStartUp() async throws {
         let server = try await JWKSServer.start(reply: .status(404))
