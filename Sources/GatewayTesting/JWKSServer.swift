@@ -14,7 +14,7 @@ public final class JWKSServer: Sendable {
     public enum Reply: Sendable {
         /// 200 with this body and, when given, this `Cache-Control`.
         case document(String, cacheControl: String? = nil)
-        /// This status with a short body.
+        /// This status with a short body (and a `Location` for a redirect).
         case status(Int)
         /// The connection is closed without a response.
         case close
@@ -152,6 +152,7 @@ private final class JWKSRequestHandler: ChannelInboundHandler {
         case .status(let code):
             status = HTTPResponseStatus(statusCode: code)
             body = "{\"error\":\"test failure\"}"
+            if (300..<400).contains(code) { headers.add(name: "Location", value: "/elsewhere/jwks.json") }
         case .document(let document, let cacheControl):
             status = .ok
             body = document

@@ -230,14 +230,18 @@ import Testing
         }
     }
 
-    @Test("start-up with a JWKS answering 500 fails with the status")
-    func errorStatusAtStartUp() async throws {
-        try await JWKSServer.with(reply: .status(500)) { server in
+    @Test("start-up with a JWKS answering an error status fails with the status; a redirect is not followed", arguments: [
+        (500, "unreachable: HTTP 500 Internal Server Error; no cached copy"),
+        (404, "unreachable: HTTP 404 Not Found; no cached copy"),
+        (301, "unreachable: HTTP 301 Moved Permanently; redirects are not followed: configure the final URL; no cached copy"),
+    ])
+    func errorStatusAtStartUp(_ status: Int, _ message: String) async throws {
+        try await JWKSServer.with(reply: .status(status)) { server in
             do {
                 _ = try await JWKSRefresher.fetchInitial([RemoteKeySetConfiguration(url: server.url)], logger: Self.logger, timeout: .seconds(1))
                 Issue.record("start-up succeeded without a JWKS")
             } catch let error as JWKSError {
-                #expect(error.description.contains("unreachable: HTTP 500"), "\(error)")
+                #expect(error.description.contains(message), "\(error)")
             }
         }
     }

@@ -213,7 +213,8 @@ public final class JWKSRefresher: Sendable {
         do {
             response = try await client.execute(request, timeout: timeout)
             guard response.status == .ok else {
-                throw JWKSError("HTTP \(response.status.code) \(response.status.reasonPhrase)")
+                let redirect = (300..<400).contains(response.status.code) ? "; redirects are not followed: configure the final URL" : ""
+                throw JWKSError("HTTP \(response.status.code) \(response.status.reasonPhrase)\(redirect)")
             }
             body = try await response.body.collect(upTo: maximumDocumentBytes)
         } catch let error as JWKSError {
