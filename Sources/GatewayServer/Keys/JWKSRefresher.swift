@@ -193,8 +193,11 @@ public final class JWKSRefresher: Sendable {
 
     /// A fetched and parsed document.
     struct Document {
+        /// The usable keys.
         var keys: [VerificationKey]
+        /// The document as received (written to the cache file).
         var body: [UInt8]
+        /// `Cache-Control: max-age`, when given.
         var maxAge: Duration?
     }
 
@@ -337,7 +340,7 @@ public final class JWKSRefresher: Sendable {
                 record(.refreshed(url: set.url, keyIDs: document.keys.map { $0.id ?? "" }, early: early))
                 logger.debug("jwks refreshed", metadata: [
                     "url": "\(set.url)", "keys": "\(document.keys.count)", "early": "\(early)",
-                    "next_in": "\(schedule.next - clock.now)",
+                    "next_in": "\(Self.seconds(schedule.next - clock.now))",
                 ])
             } catch {
                 if Task.isCancelled { return }
@@ -345,10 +348,16 @@ public final class JWKSRefresher: Sendable {
                 record(.failed(url: set.url, reason: error.description, early: early))
                 logger.warning("jwks refresh failed; the last good keys keep serving", metadata: [
                     "url": "\(set.url)", "error": "\(error)", "failures": "\(schedule.failures)",
-                    "retry_in": "\(schedule.next - clock.now)",
+                    "retry_in": "\(Self.seconds(schedule.next - clock.now))",
                 ])
             }
         }
+    }
+
+    /// `12.3s`, for logs.
+    private static func seconds(_ duration: Duration) -> String {
+        let tenths = (duration / .milliseconds(100)).rounded()
+        return "\(tenths / 10)s"
     }
 
     /// Counts an outcome (metric and `counts`) and publishes it.
