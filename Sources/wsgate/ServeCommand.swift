@@ -64,6 +64,8 @@ struct GatewayService: Service {
                     logger.error("reload refused; the previous configuration keeps serving", metadata: ["problems": "\(problem)"])
                     return problem
                 }
+                // Remote key sets the new config adds start refreshing; dropped ones stop.
+                box.refresher?.update(sets: fresh.remoteKeySets)
                 logger.notice("configuration reloaded", metadata: ["routes": "\(fresh.routes.count)", "keys": "\(fresh.keys.keys.count)"])
                 return nil
             } catch {
@@ -91,6 +93,7 @@ struct GatewayService: Service {
         ])
         announce?(gateway)
         let refresher = JWKSRefresher(gateway: gateway, sets: configuration.remoteKeySets, logger: logger)
+        box.refresher = refresher
         try? await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { tasks in
                 tasks.addTask { await refresher.run() }
@@ -111,15 +114,19 @@ struct GatewayService: Service {
     }
 }
 
-/// Holds the running gateway for the reload closure.
+/// Holds the running gateway and key refresher for the reload closure.
 final class ReloadTarget: @unchecked Sendable {
-    // Safe: written once before any reader can run (reload needs the gateway's listeners up),
-    // guarded by the lock for any later read.
+    // Safe: every access to the two stored references goes through `lock`.
     private let lock = NSLock()
-    private var value: Gateway?
+    private var storedGateway: Gateway?
+    private var storedRefresher: JWKSRefresher?
     var gateway: Gateway? {
-        get { lock.withLock { value } }
-        set { lock.withLock { value = newValue } }
+        get { lock.withLock { storedGateway } }
+        set { lock.withLock { storedGateway = newValue } }
+    }
+    var refresher: JWKSRefresher? {
+        get { lock.withLock { storedRefresher } }
+        set { lock.withLock { storedRefresher = newValue } }
     }
 }
 

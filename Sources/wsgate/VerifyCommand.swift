@@ -3,6 +3,7 @@ import Foundation
 import GatewayAuth
 import GatewayConfig
 import GatewayServer
+import Logging
 
 /// `wsgate verify --config FILE [--route PATH] [--now UNIXTIME] TOKEN`: verifies one token exactly
 /// as the gateway would, with the config's keys and auth settings and, with `--route`, the route's
@@ -66,7 +67,15 @@ struct VerifyCommand: AsyncParsableCommand {
             matched = found
         }
 
-        let verifier = JWTVerifier(keys: configuration.keys, policy: configuration.auth.policy)
+        // The gateway's key set: configured keys plus the remote JWKS documents it would fetch.
+        let remote: [String: [VerificationKey]]
+        do {
+            remote = try await JWKSRefresher.fetchInitial(configuration.remoteKeySets, logger: Logger(label: "wsgate-verify"))
+        } catch {
+            Self.printToStandardError("keys: \(error)")
+            throw ExitCode(2)
+        }
+        let verifier = GatewaySnapshot(configuration: configuration, remoteKeys: remote).verifier
         let verified: VerifiedToken
         do throws(TokenError) {
             verified = try verifier.verify(token, now: now ?? Date().timeIntervalSince1970)
