@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Interop and differential conformance tests for wsgate, against software we did not write:
-# Python `websockets` (client and server), Node `ws` (Debian's node-ws), PyJWT.
+# Python `websockets` (client and server), Node `ws` (Debian's node-ws), PyJWT, and a real browser
+# (Debian's chromium, headless).
 #
 #   Tests/Interop/run.sh [--wsgate PATH] [extra pytest args...]
 #
-# Installs what is missing first (pip packages from requirements.txt; node-ws with apt-get, running
-# `apt-get update` only when the package is unknown), then runs pytest on Tests/Interop. The
+# Installs what is missing first (pip packages from requirements.txt; node-ws and chromium with
+# apt-get, running `apt-get update` only when a package is unknown), then runs pytest on Tests/Interop. The
 # gateway binary defaults to $WSGATE_BIN, else .build/debug/wsgate under the repository root; build
 # it first (`swift build`). Non-interactive (CI=true, no stdin); exits non-zero on any failure.
 set -euo pipefail
@@ -59,6 +60,13 @@ node_ok() { command -v node >/dev/null 2>&1 && node -e 'require("ws")' >/dev/nul
 if ! node_ok; then
   apt_install node-ws
   node_ok || { log "node cannot load ws after installing node-ws (NODE_PATH=$NODE_PATH)"; exit 1; }
+fi
+
+# A real browser for test_browser.py (Debian's chromium, run headless; no sandbox package needed
+# since the test passes --no-sandbox). WSGATE_CHROMIUM overrides the binary the test uses.
+if [ -z "${WSGATE_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+  command -v chromium >/dev/null 2>&1 || { log "chromium is not on PATH after installing it"; exit 1; }
 fi
 
 if [ ! -x "$wsgate" ]; then
