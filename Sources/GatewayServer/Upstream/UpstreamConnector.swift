@@ -82,6 +82,7 @@ struct UpstreamConnector {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(max(remaining, .milliseconds(1)))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: Gateway.receiveAllocator)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
