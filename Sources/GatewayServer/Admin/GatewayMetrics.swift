@@ -1,36 +1,70 @@
 import Metrics
 
-/// The metric names of PRODUCT.md, recorded through swift-metrics (the process bootstraps the
-/// Prometheus backend; without one these are no-ops). Called per handshake and per connection
-/// close, never per frame: relays count frames locally and report them once at close.
+/// The process-wide metrics of PRODUCT.md, recorded through swift-metrics (the process bootstraps
+/// the Prometheus backend; without one these are no-ops). Handles are made once, here and per
+/// route in `RouteMetrics`, never per handshake; relays count frames locally and report once at close.
 final class GatewayMetrics: Sendable {
+    private let handshakeDuration = Recorder(label: "wsgate_handshake_duration_seconds")
+    private let upstreamConnectDuration = Recorder(label: "wsgate_upstream_connect_duration_seconds")
+
     /// Creates the metrics facade.
     init() {}
 
-    func rejected(route: String, reason: String) {
-        Counter(label: "wsgate_rejections_total", dimensions: [("route", route), ("reason", reason)]).increment()
-        Counter(label: "wsgate_handshakes_total", dimensions: [("route", route), ("result", "rejected")]).increment()
-    }
-
-    func accepted(route: String, handshakeSeconds: Double, upstreamConnectSeconds: Double) {
-        Counter(label: "wsgate_handshakes_total", dimensions: [("route", route), ("result", "accepted")]).increment()
-        Recorder(label: "wsgate_handshake_duration_seconds").record(handshakeSeconds)
-        Recorder(label: "wsgate_upstream_connect_duration_seconds").record(upstreamConnectSeconds)
-    }
-
-    func connectionOpened(route: String) {
-        Meter(label: "wsgate_connections_active", dimensions: [("route", route)]).increment()
-    }
-
-    func connectionClosed(route: String, framesIn: UInt64, framesOut: UInt64, bytesIn: UInt64, bytesOut: UInt64) {
-        Meter(label: "wsgate_connections_active", dimensions: [("route", route)]).decrement()
-        Counter(label: "wsgate_frames_total", dimensions: [("route", route), ("direction", "client_to_upstream")]).increment(by: Int64(clamping: framesIn))
-        Counter(label: "wsgate_frames_total", dimensions: [("route", route), ("direction", "upstream_to_client")]).increment(by: Int64(clamping: framesOut))
-        Counter(label: "wsgate_bytes_total", dimensions: [("route", route), ("direction", "client_to_upstream")]).increment(by: Int64(clamping: bytesIn))
-        Counter(label: "wsgate_bytes_total", dimensions: [("route", route), ("direction", "upstream_to_client")]).increment(by: Int64(clamping: bytesOut))
+    func handshakeDurations(handshakeSeconds: Double, upstreamConnectSeconds: Double) {
+        handshakeDuration.record(handshakeSeconds)
+        upstreamConnectDuration.record(upstreamConnectSeconds)
     }
 
     func jwksRefresh(result: String) {
         Counter(label: "wsgate_jwks_refresh_total", dimensions: [("result", result)]).increment()
+    }
+}
+
+/// One route's metric handles (`route` label), made when a snapshot is built.
+final class RouteMetrics: Sendable {
+    private let accepted: Counter
+    private let rejectedHandshakes: Counter
+    private let rejections: [Rejection: Counter]
+    private let active: Meter
+    private let framesIn: Counter
+    private let framesOut: Counter
+    private let bytesIn: Counter
+    private let bytesOut: Counter
+
+    /// Handles for the route labelled `route` (`-` for requests that matched none).
+    init(route: String) {
+        accepted = Counter(label: "wsgate_handshakes_total", dimensions: [("route", route), ("result", "accepted")])
+        rejectedHandshakes = Counter(label: "wsgate_handshakes_total", dimensions: [("route", route), ("result", "rejected")])
+        var byReason: [Rejection: Counter] = [:]
+        for rejection in Rejection.allCases {
+            byReason[rejection] = Counter(label: "wsgate_rejections_total", dimensions: [("route", route), ("reason", rejection.reason)])
+        }
+        rejections = byReason
+        active = Meter(label: "wsgate_connections_active", dimensions: [("route", route)])
+        framesIn = Counter(label: "wsgate_frames_total", dimensions: [("route", route), ("direction", "client_to_upstream")])
+        framesOut = Counter(label: "wsgate_frames_total", dimensions: [("route", route), ("direction", "upstream_to_client")])
+        bytesIn = Counter(label: "wsgate_bytes_total", dimensions: [("route", route), ("direction", "client_to_upstream")])
+        bytesOut = Counter(label: "wsgate_bytes_total", dimensions: [("route", route), ("direction", "upstream_to_client")])
+    }
+
+    func rejected(_ rejection: Rejection) {
+        rejections[rejection]?.increment()
+        rejectedHandshakes.increment()
+    }
+
+    func acceptedHandshake() {
+        accepted.increment()
+    }
+
+    func connectionOpened() {
+        active.increment()
+    }
+
+    func connectionClosed(framesIn: UInt64, framesOut: UInt64, bytesIn: UInt64, bytesOut: UInt64) {
+        active.decrement()
+        self.framesIn.increment(by: Int64(clamping: framesIn))
+        self.framesOut.increment(by: Int64(clamping: framesOut))
+        self.bytesIn.increment(by: Int64(clamping: bytesIn))
+        self.bytesOut.increment(by: Int64(clamping: bytesOut))
     }
 }

@@ -18,6 +18,9 @@ public final class GatewaySnapshot: Sendable {
     let tokenQueryNames: [String]
     /// Every cookie name that can carry a token (stripped from upstream `Cookie` headers).
     let tokenCookieNames: [String]
+    /// Metric handles by route label, and for requests that matched no route (`-`).
+    private let metricsByRoute: [String: RouteMetrics]
+    private let unmatchedMetrics = RouteMetrics(route: "-")
 
     /// Keys fetched from `remoteKeySets`, by URL, as of this snapshot.
     public let remoteKeys: [String: [VerificationKey]]
@@ -42,6 +45,12 @@ public final class GatewaySnapshot: Sendable {
         }
         self.tokenQueryNames = queryNames.sorted()
         self.tokenCookieNames = cookieNames.sorted()
+        self.metricsByRoute = Dictionary(routes.map { ($0.label, $0.metrics) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The metric handles for a route label (`nil`: no route matched).
+    func metrics(forRoute label: String?) -> RouteMetrics {
+        label.flatMap { metricsByRoute[$0] } ?? unmatchedMetrics
     }
 }
 
@@ -58,6 +67,8 @@ final class CompiledRoute: Sendable {
     let upstreamAddresses: [SocketAddress?]
     /// Lowercased allowed origins.
     let allowedOrigins: Set<String>?
+    /// This route's metric handles.
+    let metrics: RouteMetrics
     /// Round-robin cursor over `route.upstreams`.
     private let cursor = ManagedAtomic<Int>(0)
 
@@ -70,6 +81,7 @@ final class CompiledRoute: Sendable {
         self.spoofableHeaders = spoofable
         self.upstreamAddresses = route.upstreams.map { try? SocketAddress(ipAddress: $0.endpoint.host, port: $0.endpoint.port) }
         self.allowedOrigins = route.allowedOrigins.map { Set($0.map { $0.lowercased() }) }
+        self.metrics = RouteMetrics(route: label)
     }
 
     /// The upstream indices in the order to try them for one connection (round robin start).

@@ -120,7 +120,8 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         state = .done
         runtime.reject(
             rejection, context: rejectionContext, tokenGiven: rejectionContext.tokenFingerprint != nil,
-            channel: context.channel, handlerContext: context, status: status
+            channel: context.channel, handlerContext: context,
+            routeMetrics: snapshot.metrics(forRoute: rejectionContext.route), status: status
         )
     }
 
@@ -162,8 +163,8 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
                     return
                 }
                 let now = NIODeadline.now()
-                handler.runtime.metrics.accepted(
-                    route: routeLabel,
+                route.metrics.acceptedHandshake()
+                handler.runtime.metrics.handshakeDurations(
                     handshakeSeconds: Double((now - handler.acceptedAt).nanoseconds) / 1e9,
                     upstreamConnectSeconds: Double((now - connectStarted).nanoseconds) / 1e9
                 )

@@ -120,6 +120,7 @@ struct HandshakePlanner {
 
         // Token: find, verify, check the route's requirements.
         var verified: VerifiedToken?
+        var presented: String?
         if route.route.auth != .none {
             switch findToken(head: head, query: query, sources: route.sources) {
             case .conflict:
@@ -130,15 +131,16 @@ struct HandshakePlanner {
                     context.detail = "no token in \(route.sources.map(\.description).joined(separator: ", "))"
                     return .reject(.tokenMissing, context)
                 }
-            case .found(let token):
-                context.tokenFingerprint = tokenFingerprint(token)
+            case .found(let raw):
+                context.tokenFingerprint = tokenFingerprint(raw)
                 do {
-                    let token = try snapshot.verifier.verify(token, now: now)
+                    let token = try snapshot.verifier.verify(raw, now: now)
                     context.kid = token.kid
                     context.issuer = token.issuer
                     context.subject = token.subject
                     try token.check(route.route.requirements)
                     verified = token
+                    presented = raw
                 } catch {
                     context.detail = error.detail
                     context.kid = context.kid ?? error.kid
@@ -150,7 +152,8 @@ struct HandshakePlanner {
         }
 
         let (upstreamHead, offeredBearer, upstreamQuery) = rewrite(
-            head: head, path: path, query: query, route: route, token: verified, client: client, requestID: context.requestID
+            head: head, path: path, query: query, route: route, token: verified, presentedToken: presented,
+            client: client, requestID: context.requestID
         )
         return .forward(UpstreamPlan(route: route, head: upstreamHead, token: verified, offeredBearerProtocol: offeredBearer, clientPath: path, upstreamQuery: upstreamQuery, context: context))
     }
@@ -206,7 +209,7 @@ struct HandshakePlanner {
     /// claim headers and `X-Forwarded-*` set, path mapped onto the upstream's.
     func rewrite(
         head: HTTPRequestHead, path: Substring, query: Substring?, route: CompiledRoute,
-        token: VerifiedToken?, client: ClientFacts, requestID: String?
+        token: VerifiedToken?, presentedToken: String?, client: ClientFacts, requestID: String?
     ) -> (HTTPRequestHead, Bool, Substring?) {
         let config = route.route
         var headers = HTTPHeaders()
@@ -261,8 +264,8 @@ struct HandshakePlanner {
                 headers.add(name: payloadHeader, value: Base64URL.encode(token.payload))
             }
         }
-        if config.forwardToken, token != nil, case .found(let raw) = findToken(head: head, query: query, sources: route.sources) {
-            headers.add(name: "Authorization", value: "Bearer \(raw)")
+        if config.forwardToken, token != nil, let presentedToken {
+            headers.add(name: "Authorization", value: "Bearer \(presentedToken)")
         }
         forwardedFor.append(client.ip)
         headers.add(name: "X-Forwarded-For", value: forwardedFor.joined(separator: ", "))

@@ -50,7 +50,7 @@ final class GatewayRuntime: Sendable {
     /// Writes the one rejection response, the one log line and the one metric increment.
     func reject(
         _ rejection: Rejection, context: RejectionContext, tokenGiven: Bool, channel: Channel,
-        handlerContext: ChannelHandlerContext, status overrideStatus: HTTPResponseStatus? = nil
+        handlerContext: ChannelHandlerContext, routeMetrics: RouteMetrics, status overrideStatus: HTTPResponseStatus? = nil
     ) {
         let status = overrideStatus ?? rejection.status
         var headers = HTTPHeaders()
@@ -84,7 +84,7 @@ final class GatewayRuntime: Sendable {
         if rejection == .unknownKey, let kid = context.kid, let observer = unknownKeyObserver.withLockedValue({ $0 }) {
             observer(kid)
         }
-        metrics.rejected(route: context.route ?? "-", reason: rejection.reason)
+        routeMetrics.rejected(rejection)
     }
 }
 

@@ -113,7 +113,7 @@ final class RelaySession {
                 session.terminate(toClient: (code, reason), toUpstream: (1001, reason))
             }
         })
-        runtime.metrics.connectionOpened(route: route.label)
+        route.metrics.connectionOpened()
         runtime.logger.info("connection opened", metadata: [
             "route": "\(route.label)", "client": "\(clientAddress)", "sub": "\(subject ?? "-")",
         ])
@@ -299,8 +299,8 @@ final class RelaySession {
         let seconds = Double((NIODeadline.now() - openedAt).nanoseconds) / 1e9
         let fromClient = clientRelay.tracker
         let fromUpstream = upstreamRelay.tracker
-        runtime.metrics.connectionClosed(
-            route: route.label, framesIn: fromClient.frames, framesOut: fromUpstream.frames,
+        route.metrics.connectionClosed(
+            framesIn: fromClient.frames, framesOut: fromUpstream.frames,
             bytesIn: fromClient.bytes, bytesOut: fromUpstream.bytes
         )
         runtime.logger.info("connection closed", metadata: [
