@@ -197,6 +197,23 @@ import Testing
         }
     }
 
+    @Test func forwardTokenSendsTheVerifiedTokenAsBearerOnly() async throws {
+        let token = try GatewayHarness.token()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            let backend = UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: backendPort))
+            let config = try GatewayHarness.configuration(routes: [
+                RouteConfiguration(pattern: .exact("/ws"), upstreams: [backend], forwardToken: true)
+            ])
+            try await GatewayHarness.withGateway(config) { gateway, port in
+                let (client, _, greeting) = try await Self.open(port: port, path: "/ws?access_token=\(token)&x=1", headers: [])
+                #expect(greeting.hasPrefix("GET /?x=1 HTTP/1.1\n"))
+                #expect(greeting.contains("Authorization: Bearer \(token)\n"))
+                await client.abort()
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
     @Test func drainSends1001() async throws {
         let token = try GatewayHarness.token()
         try await GatewayHarness.withEchoBackend { backendPort in
@@ -221,24 +238,30 @@ import Logging
 @Suite struct KeepaliveTests {
     @Test func gatewayPingsAreAnsweredAndThePongIsNotForwarded() async throws {
         let token = try GatewayHarness.token()
-        try await GatewayHarness.withEchoBackend { backendPort in
-            let config = try RelayTests.chatConfig(backendPort: backendPort, limits: Limits(keepaliveInterval: .milliseconds(200)))
-            try await GatewayHarness.withGateway(config) { gateway, port in
-                let (client, _, _) = try await RelayTests.open(port: port, headers: [("Authorization", "Bearer \(token)")])
-                #expect(await client.next() == .frame(opcode: .ping, fin: true, data: Array("wsgate-ka".utf8)))
-                try await client.send(.pong, Array("wsgate-ka".utf8))
-                // Had the pong reached the echo backend it would be ignored; prove the stream stayed
-                // aligned and nothing extra arrives: the next frame is the echo of our text.
-                try await client.send(text: "after pong")
-                var next = await client.next()
-                while next == .frame(opcode: .ping, fin: true, data: Array("wsgate-ka".utf8)) {
-                    try await client.send(.pong, Array("wsgate-ka".utf8))
-                    next = await client.next()
+        // A backend that says so whenever a pong reaches it.
+        let backend = try await PongReportingBackend.start()
+        defer { backend.close(promise: nil) }
+        let config = try RelayTests.chatConfig(backendPort: backend.localAddress!.port!, limits: Limits(keepaliveInterval: .milliseconds(200)))
+        try await GatewayHarness.withGateway(config) { gateway, port in
+            let (response, client) = try await TestWebSocketClient.connect(port: port, path: "/ws/chat", headers: [("Authorization", "Bearer \(token)")])
+            #expect(response.status == 101)
+            let ws = try #require(client)
+            #expect(await ws.next() == .frame(opcode: .ping, fin: true, data: Array("wsgate-ka".utf8)))
+            try await ws.send(.pong, Array("wsgate-ka".utf8))
+            // The client's own unsolicited pong (another payload) is not the gateway's: it passes.
+            try await ws.send(.pong, Array("mine".utf8))
+            try await ws.send(text: "after pongs")
+            var seen: [String] = []
+            while seen.last != "Recv: after pongs" {
+                switch await ws.next() {
+                case .frame(.text, _, let data): seen.append(String(decoding: data, as: UTF8.self))
+                case .frame(.ping, _, _): try await ws.send(.pong, Array("wsgate-ka".utf8))
+                default: Issue.record("connection ended early: \(seen)"); return
                 }
-                #expect(next == .frame(opcode: .text, fin: true, data: Array("Recv: after pong".utf8)))
-                await client.abort()
-                #expect(await GatewayHarness.settle(gateway))
             }
+            #expect(seen == ["backend saw pong: mine", "Recv: after pongs"])
+            await ws.abort()
+            #expect(await GatewayHarness.settle(gateway))
         }
     }
 
@@ -256,3 +279,39 @@ import Logging
         }
     }
 }
+
+/// A minimal backend for the keep-alive test: answers `Recv: <text>` and reports every pong it
+/// receives as `backend saw pong: <payload>`.
+enum PongReportingBackend {
+    static func start() async throws -> Channel {
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                let upgrader = NIOWebSocketServerUpgrader(
+                    shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
+                    upgradePipelineHandler: { channel, _ in
+                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler()) }
+                    }
+                )
+                return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    final class Handler: ChannelInboundHandler {
+        typealias InboundIn = WebSocketFrame
+        typealias OutboundOut = WebSocketFrame
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let frame = unwrapInboundIn(data)
+            let text: String
+            switch frame.opcode {
+            case .pong: text = "backend saw pong: " + String(buffer: frame.unmaskedData)
+            case .text: text = "Recv: " + String(buffer: frame.unmaskedData)
+            default: return
+            }
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: context.channel.allocator.buffer(string: text))), promise: nil)
+        }
+    }
+}
+
+import NIOHTTP1
