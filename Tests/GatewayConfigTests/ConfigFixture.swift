@@ -78,3 +78,14 @@ func single(_ problems: [ConfigurationProblem], sourceLocation: SourceLocation =
     #expect(problems.count == 1, "\(problems.map(\.description))", sourceLocation: sourceLocation)
     return problems.first
 }
+
+/// Lines 1–5: a listener and a route; `keys:` is line 6 and a case's key entries start at line 7.
+let keysHead = """
+    listen:
+      - address: 127.0.0.1:8080
+    routes:
+      - path: /ws
+        upstream: ws://127.0.0.1:9001/
+    keys:
+
+    """

@@ -36,16 +36,6 @@ private let route = """
         upstream: ws://127.0.0.1:9001/
 
     """
-/// Lines 1–5: a listener and a route; `keys:` is line 6 and a case's key entries start at line 7.
-private let keysHead = """
-    listen:
-      - address: 127.0.0.1:8080
-    routes:
-      - path: /ws
-        upstream: ws://127.0.0.1:9001/
-    keys:
-
-    """
 /// Lines 3–6: an open route after a case's two listener lines.
 private let openRoute = """
     routes:

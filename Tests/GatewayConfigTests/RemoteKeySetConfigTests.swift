@@ -7,15 +7,7 @@ import Testing
 /// `keys[].jwks_url` entries become `remoteKeySets`, fetched later by the gateway.
 @Suite("Remote key sets in the config")
 struct RemoteKeySetConfigTests {
-    static let head = """
-        listen:
-          - address: 127.0.0.1:8080
-        routes:
-          - path: /ws
-            upstream: ws://127.0.0.1:9001/
-        keys:
-
-        """
+    static let head = keysHead
 
     @Test("jwks_url with every option: intervals, algorithms, cache and CA files resolved against the config")
     func everyOption() throws {
