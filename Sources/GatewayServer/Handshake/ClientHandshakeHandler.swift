@@ -24,7 +24,8 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private let secure: Bool
     private let requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>
     private var state = State.awaitingHead
-    private var timeout: Scheduled<Void>?
+    private var timeout: NIOScheduledCallback?
+    private var context: ChannelHandlerContext?
     private let acceptedAt = NIODeadline.now()
 
     init(runtime: GatewayRuntime, snapshot: GatewaySnapshot, peer: SocketAddress?, secure: Bool, requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>) {
@@ -51,22 +52,33 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private var proxiedPeer: SocketAddress?
 
     func handlerAdded(context: ChannelHandlerContext) {
-        // Slowloris: the whole request head must arrive within the handshake timeout.
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        timeout = context.eventLoop.scheduleTask(in: snapshot.configuration.limits.handshakeTimeout) {
-            let (handler, context) = loopBound.value
-            guard case .awaitingHead = handler.state else { return }
-            handler.finish(.handshakeTimeout, RejectionContext(client: handler.facts.address, detail: "request head not received in time"), context: context)
-        }
+        // Slowloris: the whole request head must arrive within the handshake timeout. A
+        // scheduled callback on this handler: no closure or promise per connection.
+        self.context = context
+        timeout = try? context.eventLoop.scheduleCallback(in: snapshot.configuration.limits.handshakeTimeout, handler: self)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimeout()
+        self.context = nil
+    }
+
+    /// Cancels the handshake timeout once (each cancellation searches the loop's timer queue).
+    private func cancelTimeout() {
         timeout?.cancel()
+        timeout = nil
+    }
+
+    /// The handshake timeout fired.
+    fileprivate func handshakeTimedOut() {
+        timeout = nil
+        guard case .awaitingHead = state, let context else { return }
+        finish(.handshakeTimeout, RejectionContext(client: facts.address, detail: "request head not received in time"), context: context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let head) = unwrapInboundIn(data), case .awaitingHead = state else { return }
-        timeout?.cancel()
+        cancelTimeout()
         state = .connecting
         // Hold whatever the client sends next (early frames) in the decoder and the kernel until
         // the relay exists; never read more than that.
@@ -99,7 +111,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             context.close(promise: nil)
             return
         }
-        timeout?.cancel()
+        cancelTimeout()
         var rejectionContext = RejectionContext(client: facts.address)
         if let parserError = error as? HTTPParserError, case .headerOverflow = parserError {
             rejectionContext.detail = "request head exceeds \(snapshot.configuration.limits.maxHeaderBytes) bytes"
@@ -112,7 +124,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     func channelInactive(context: ChannelHandlerContext) {
         state = .done
-        timeout?.cancel()
+        cancelTimeout()
         context.fireChannelInactive()
     }
 
@@ -280,5 +292,16 @@ final class ManagedAtomicBool: Sendable {
     /// True for the first caller only.
     func setOnce() -> Bool {
         value.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
+}
+
+/// The handler is its own handshake-timeout callback.
+///
+/// `@unchecked Sendable` is safe because the handler is only touched on its channel's event loop:
+/// NIO calls channel handlers there and runs the callback on the loop it was scheduled on; the
+/// conformance exists only because `scheduleCallback` asks for a Sendable handler.
+extension ClientHandshakeHandler: NIOScheduledCallbackHandler, @unchecked Sendable {
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        handshakeTimedOut()
     }
 }

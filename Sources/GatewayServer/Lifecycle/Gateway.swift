@@ -123,6 +123,15 @@ public final class Gateway: Sendable {
         "\(listener.endpoint)|\(listener.tls?.certificateFile ?? "")|\(listener.tls?.privateKeyFile ?? "")|\(listener.proxyProtocol)"
     }
 
+    /// TCP_NODELAY (frames are small and latency matters; IPPROTO_TCP level: the same number at
+    /// SOL_SOCKET is SO_DEBUG, which an unprivileged process may not set) and the receive
+    /// allocator, on an accepted or connecting socket.
+    static func setSocketOptions(_ channel: Channel) throws {
+        guard let options = channel.syncOptions else { return }
+        try options.setOption(.tcpOption(.tcp_nodelay), value: 1)
+        try options.setOption(.recvAllocator, value: Gateway.receiveAllocator)
+    }
+
     private func bind(_ listener: ListenerConfiguration) async throws -> Channel {
         let runtime = self.runtime
         let key = Gateway.listenerKey(listener)
@@ -134,10 +143,11 @@ public final class Gateway: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.recvAllocator, value: Gateway.receiveAllocator)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // Options set here, synchronously: as bootstrap child options NIO applies
+                    // each through a chain of futures for every accepted connection.
+                    try Gateway.setSocketOptions(channel)
                     // Looked up per connection, so a reload's new certificate serves new clients.
                     let tls = listener.tls == nil ? nil : contexts.withLockedValue { $0[key] }
                     try Gateway.initializeClient(

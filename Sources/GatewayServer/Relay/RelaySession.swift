@@ -22,12 +22,18 @@ final class RelaySession {
     let upstreamRelay: RelayHandler
     private let openedAt = NIODeadline.now()
 
-    private var expiryTask: Scheduled<Void>?
-    private var idleTask: Scheduled<Void>?
-    private var keepaliveTask: Scheduled<Void>?
+    // One timer per connection. Token expiry, the idle check, the keep-alive ping and the
+    // close deadline are deadlines; a single scheduled callback (no closure, no promise) fires at
+    // the earliest and re-arms for the next. An idle connection thus holds one entry in the event
+    // loop's timer queue instead of three, and closing it cancels one.
+    private var expiryAt: NIODeadline?
+    private var idleCheckAt: NIODeadline?
+    private var keepaliveAt: NIODeadline?
+    private var terminateAt: NIODeadline?
+    private var timer: NIOScheduledCallback?
+    private var timerAt: NIODeadline?
     private var keepaliveSnapshot: UInt64 = 0
     private var unansweredPings = 0
-    private var terminateDeadline: Scheduled<Void>?
     private var idleSnapshot: (UInt64, UInt64) = (0, 0)
     private var clientOpen = true
     private var upstreamOpen = true
@@ -94,18 +100,12 @@ final class RelaySession {
     func start(expiry: TimeAmount?) {
         let eventLoop = clientChannel.eventLoop
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        if let expiry {
-            expiryTask = eventLoop.scheduleTask(in: expiry) {
-                let session = bound.value
-                session.endReason = "token_expired"
-                session.terminate(
-                    toClient: (session.route.route.expiryCloseCode, "token expired"),
-                    toUpstream: (1000, "token expired")
-                )
-            }
-        }
-        scheduleIdleCheck()
-        scheduleKeepalive()
+        let now = NIODeadline.now()
+        if let expiry { expiryAt = now + expiry }
+        let limits = snapshot.configuration.limits
+        if limits.idleTimeout.nanoseconds > 0 { idleCheckAt = now + limits.idleTimeout }
+        if let interval = limits.keepaliveInterval, interval.nanoseconds > 0 { keepaliveAt = now + interval }
+        armTimer()
         runtime.registry.add(RelaySessionHandle(id: ObjectIdentifier(self), eventLoop: eventLoop) { code, reason in
             eventLoop.execute {
                 let session = bound.value
@@ -122,49 +122,82 @@ final class RelaySession {
         if !upstreamChannel.isActive { sideInactive(.upstream) }
     }
 
-    private func scheduleIdleCheck() {
-        let interval = snapshot.configuration.limits.idleTimeout
-        guard interval.nanoseconds > 0 else { return }
-        let bound = NIOLoopBound(self, eventLoop: clientChannel.eventLoop)
-        idleTask = clientChannel.eventLoop.scheduleTask(in: interval) {
-            let session = bound.value
-            let now = (session.clientRelay.tracker.bytes, session.upstreamRelay.tracker.bytes)
-            if now == session.idleSnapshot {
-                session.endReason = "idle_timeout"
-                session.terminate(toClient: (1001, "idle timeout"), toUpstream: (1001, "idle timeout"))
-            } else {
-                session.idleSnapshot = now
-                session.scheduleIdleCheck()
-            }
+    /// Schedules the one callback for the earliest deadline, unless one already fires no later
+    /// (it re-arms when it fires, so a deadline that moved later costs nothing now).
+    private func armTimer() {
+        guard !finished else { return }
+        func earlier(_ a: NIODeadline?, _ b: NIODeadline?) -> NIODeadline? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
+        guard let next = earlier(earlier(expiryAt, idleCheckAt), earlier(keepaliveAt, terminateAt)) else { return }
+        if let timerAt, timerAt <= next { return }
+        timer?.cancel()
+        timer = try? clientChannel.eventLoop.scheduleCallback(at: next, handler: self)
+        timerAt = next
+    }
+
+    /// Runs whatever is due, then re-arms for the next deadline.
+    private func timerFired() {
+        timer = nil
+        timerAt = nil
+        guard !finished else { return }
+        let now = NIODeadline.now()
+        if let deadline = terminateAt, deadline <= now {
+            // The close replies did not come in time.
+            terminateAt = nil
+            clientChannel.close(promise: nil)
+            upstreamChannel.close(promise: nil)
+        }
+        if let deadline = expiryAt, deadline <= now {
+            expiryAt = nil
+            endReason = "token_expired"
+            terminate(toClient: (route.route.expiryCloseCode, "token expired"), toUpstream: (1000, "token expired"))
+        }
+        if let deadline = idleCheckAt, deadline <= now {
+            idleCheckAt = nil
+            checkIdle(now: now)
+        }
+        if let deadline = keepaliveAt, deadline <= now {
+            keepaliveAt = nil
+            keepalive(now: now)
+        }
+        armTimer()
+    }
+
+    /// Every `idle_timeout`: no byte either way since the last check ends the connection.
+    private func checkIdle(now: NIODeadline) {
+        guard !terminating else { return }
+        let counts = (clientRelay.tracker.bytes, upstreamRelay.tracker.bytes)
+        if counts == idleSnapshot {
+            endReason = "idle_timeout"
+            terminate(toClient: (1001, "idle timeout"), toUpstream: (1001, "idle timeout"))
+        } else {
+            idleSnapshot = counts
+            idleCheckAt = now + snapshot.configuration.limits.idleTimeout
         }
     }
 
     /// After `keepalive_interval` without a byte from the client, ping it (between frames); its
     /// pong is consumed, not forwarded. Three unanswered pings end the connection.
-    private func scheduleKeepalive() {
-        guard let interval = snapshot.configuration.limits.keepaliveInterval, interval.nanoseconds > 0 else { return }
-        let bound = NIOLoopBound(self, eventLoop: clientChannel.eventLoop)
-        keepaliveTask = clientChannel.eventLoop.scheduleTask(in: interval) {
-            let session = bound.value
-            guard !session.terminating, !session.finished else { return }
-            let heard = session.clientRelay.tracker.bytes
-            if heard != session.keepaliveSnapshot {
-                session.keepaliveSnapshot = heard
-                session.unansweredPings = 0
-            } else if session.unansweredPings >= 3 {
-                session.endReason = "ping_timeout"
-                session.terminate(toClient: (1001, "ping timeout"), toUpstream: (1001, "client unresponsive"))
-                return
-            } else if session.upstreamRelay.tracker.isAtFrameBoundary {
-                session.unansweredPings += 1
-                session.clientRelay.tracker.pongsExpected = min(session.clientRelay.tracker.pongsExpected + 1, 3)
-                session.clientRelay.write(GatewayFrame.ping(
-                    payload: GatewayFrame.keepalivePayload, masked: false, allocator: session.clientChannel.allocator
-                ))
-                session.clientRelay.flush()
-            }
-            session.scheduleKeepalive()
+    private func keepalive(now: NIODeadline) {
+        guard !terminating, let interval = snapshot.configuration.limits.keepaliveInterval else { return }
+        let heard = clientRelay.tracker.bytes
+        if heard != keepaliveSnapshot {
+            keepaliveSnapshot = heard
+            unansweredPings = 0
+        } else if unansweredPings >= 3 {
+            endReason = "ping_timeout"
+            terminate(toClient: (1001, "ping timeout"), toUpstream: (1001, "client unresponsive"))
+            return
+        } else if upstreamRelay.tracker.isAtFrameBoundary {
+            unansweredPings += 1
+            clientRelay.tracker.pongsExpected = min(clientRelay.tracker.pongsExpected + 1, 3)
+            clientRelay.write(GatewayFrame.ping(payload: GatewayFrame.keepalivePayload, masked: false, allocator: clientChannel.allocator))
+            clientRelay.flush()
         }
+        keepaliveAt = now + interval
     }
 
     // MARK: - Events from the relays
@@ -266,12 +299,10 @@ final class RelaySession {
                 owedToUpstream = toUpstream
             }
         }
-        let bound = NIOLoopBound(self, eventLoop: clientChannel.eventLoop)
-        terminateDeadline = clientChannel.eventLoop.scheduleTask(in: .seconds(2)) {
-            let session = bound.value
-            session.clientChannel.close(promise: nil)
-            session.upstreamChannel.close(promise: nil)
-        }
+        idleCheckAt = nil
+        keepaliveAt = nil
+        terminateAt = .now() + .seconds(2)
+        armTimer()
     }
 
     private func send(close: (UInt16, String), via relay: RelayHandler, boundary: Bool) {
@@ -290,10 +321,8 @@ final class RelaySession {
     private func finish() {
         guard !finished else { return }
         finished = true
-        expiryTask?.cancel()
-        idleTask?.cancel()
-        keepaliveTask?.cancel()
-        terminateDeadline?.cancel()
+        timer?.cancel()
+        timer = nil
         slots.release()
         runtime.registry.remove(ObjectIdentifier(self))
         let seconds = Double((NIODeadline.now() - openedAt).nanoseconds) / 1e9
@@ -316,5 +345,17 @@ final class RelaySession {
         upstreamRelay.session = nil
         clientRelay.partner = nil
         upstreamRelay.partner = nil
+    }
+}
+
+/// The session is its own timer handler: NIO calls it on the event loop it was scheduled on, the
+/// loop both channels and every other use of the session share.
+///
+/// `@unchecked Sendable` is safe because the session is only ever touched on that one event loop
+/// (the channel handlers, the futures it chains and this callback all run there); the conformance
+/// exists only because `scheduleCallback` asks for a Sendable handler.
+extension RelaySession: NIOScheduledCallbackHandler, @unchecked Sendable {
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        timerFired()
     }
 }

@@ -81,10 +81,11 @@ struct UpstreamConnector {
         }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(max(remaining, .milliseconds(1)))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.recvAllocator, value: Gateway.receiveAllocator)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // TCP_NODELAY is ClientBootstrap's default; the allocator is set here,
+                    // synchronously, rather than through the bootstrap's future chain.
+                    try channel.syncOptions?.setOption(.recvAllocator, value: Gateway.receiveAllocator)
                     let sync = channel.pipeline.syncOperations
                     if let tls {
                         let handler = try NIOSSLClientHandler(context: tls, serverHostname: UpstreamTLS.sniName(target.endpoint.host))

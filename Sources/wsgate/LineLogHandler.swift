@@ -1,0 +1,192 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+
+/// The gateway's own log: one line per event on stdout, as JSON or as text, with a UTC timestamp.
+///
+/// Built for the connection path, which logs a line when a connection opens and one when it
+/// closes: the line is assembled in one byte buffer and handed to the kernel in one `write(2)`
+/// (lines from several threads never interleave), the timestamp comes from `clock_gettime` and
+/// `gmtime_r` (no time-zone database, unlike `localtime`, which glibc re-reads when `TZ` is
+/// unset), and JSON strings are escaped here (RFC 8259 §7) rather than through Foundation.
+struct LineLogHandler: LogHandler {
+    /// JSON objects or `key=value` text.
+    enum Format: Sendable {
+        case json
+        case text
+    }
+
+    let label: String
+    let format: Format
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+    /// The descriptor lines are written to (stdout).
+    let descriptor: Int32
+
+    init(label: String, format: Format, descriptor: Int32 = 1) {
+        self.label = label
+        self.format = format
+        self.descriptor = descriptor
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields = metadata
+        if let extra = event.metadata, !extra.isEmpty {
+            if fields.isEmpty { fields = extra } else { fields.merge(extra) { _, new in new } }
+        }
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        Self.appendLine(to: &line, format: format, label: label, level: event.level, message: "\(event.message)", fields: fields, now: Self.now())
+        Self.write(line, to: descriptor)
+    }
+
+    /// Seconds and milliseconds since the epoch, from the real-time clock.
+    static func now() -> (seconds: Int, milliseconds: Int) {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return (Int(spec.tv_sec), Int(spec.tv_nsec) / 1_000_000)
+    }
+
+    /// One line, newline included. Metadata keys are sorted so lines of the same event compare.
+    static func appendLine(
+        to line: inout [UInt8], format: Format, label: String, level: Logger.Level, message: String,
+        fields: Logger.Metadata, now: (seconds: Int, milliseconds: Int)
+    ) {
+        let keys = fields.keys.sorted()
+        switch format {
+        case .json:
+            line.append(contentsOf: #"{"time":""#.utf8)
+            appendTimestamp(to: &line, now)
+            line.append(contentsOf: #"","level":""#.utf8)
+            line.append(contentsOf: level.rawValue.utf8)
+            line.append(contentsOf: #"","msg":"#.utf8)
+            appendJSONString(to: &line, message)
+            for key in keys {
+                line.append(UInt8(ascii: ","))
+                appendJSONString(to: &line, key)
+                line.append(UInt8(ascii: ":"))
+                appendJSONString(to: &line, fields[key]!.description)
+            }
+            line.append(contentsOf: "}\n".utf8)
+        case .text:
+            appendTimestamp(to: &line, now)
+            line.append(UInt8(ascii: " "))
+            line.append(contentsOf: level.rawValue.utf8)
+            line.append(UInt8(ascii: " "))
+            line.append(contentsOf: label.utf8)
+            line.append(contentsOf: ": ".utf8)
+            appendText(to: &line, message)
+            for key in keys {
+                line.append(UInt8(ascii: " "))
+                appendText(to: &line, key)
+                line.append(UInt8(ascii: "="))
+                appendTextValue(to: &line, fields[key]!.description)
+            }
+            line.append(UInt8(ascii: "\n"))
+        }
+    }
+
+    /// `2026-11-25T19:40:01.123Z` (RFC 3339, UTC).
+    static func appendTimestamp(to line: inout [UInt8], _ now: (seconds: Int, milliseconds: Int)) {
+        var seconds = time_t(now.seconds)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        appendDigits(&line, Int(parts.tm_year) + 1900, 4)
+        line.append(UInt8(ascii: "-"))
+        appendDigits(&line, Int(parts.tm_mon) + 1, 2)
+        line.append(UInt8(ascii: "-"))
+        appendDigits(&line, Int(parts.tm_mday), 2)
+        line.append(UInt8(ascii: "T"))
+        appendDigits(&line, Int(parts.tm_hour), 2)
+        line.append(UInt8(ascii: ":"))
+        appendDigits(&line, Int(parts.tm_min), 2)
+        line.append(UInt8(ascii: ":"))
+        appendDigits(&line, Int(parts.tm_sec), 2)
+        line.append(UInt8(ascii: "."))
+        appendDigits(&line, now.milliseconds, 3)
+        line.append(UInt8(ascii: "Z"))
+    }
+
+    private static func appendDigits(_ line: inout [UInt8], _ value: Int, _ width: Int) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        var rest = max(0, value)
+        while divisor > 0 {
+            line.append(UInt8(ascii: "0") + UInt8((rest / divisor) % 10))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+
+    /// A JSON string literal: quotes, backslash and control characters escaped (RFC 8259 §7).
+    static func appendJSONString(to line: inout [UInt8], _ text: String) {
+        line.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): line.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): line.append(contentsOf: #"\\"#.utf8)
+            case UInt8(ascii: "\n"): line.append(contentsOf: #"\n"#.utf8)
+            case UInt8(ascii: "\r"): line.append(contentsOf: #"\r"#.utf8)
+            case UInt8(ascii: "\t"): line.append(contentsOf: #"\t"#.utf8)
+            case 0..<0x20:
+                line.append(contentsOf: #"\u00"#.utf8)
+                line.append(hexDigit(byte >> 4))
+                line.append(hexDigit(byte & 0xF))
+            default: line.append(byte)
+            }
+        }
+        line.append(UInt8(ascii: "\""))
+    }
+
+    /// Text with control characters escaped, so one event is always one line.
+    static func appendText(to line: inout [UInt8], _ text: String) {
+        for byte in text.utf8 {
+            if byte < 0x20 || byte == 0x7F {
+                line.append(contentsOf: #"\x"#.utf8)
+                line.append(hexDigit(byte >> 4))
+                line.append(hexDigit(byte & 0xF))
+            } else {
+                line.append(byte)
+            }
+        }
+    }
+
+    /// A `key=value` value: quoted (JSON-style) when empty or when it holds a space, quote,
+    /// `=` or control character, so the line splits unambiguously.
+    static func appendTextValue(to line: inout [UInt8], _ text: String) {
+        let plain = !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") }
+        if plain { line.append(contentsOf: text.utf8) } else { appendJSONString(to: &line, text) }
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+    }
+
+    /// Writes the whole line (retrying short writes and EINTR); a full or closed stdout drops the
+    /// line rather than blocking or crashing the gateway.
+    static func write(_ line: [UInt8], to descriptor: Int32) {
+        line.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
+    }
+}
