@@ -198,7 +198,7 @@ def resolve_wsgate(explicit: str | None) -> Path:
 class Gateway:
     """`wsgate serve --config FILE` with a generated config; ready when it accepts connections."""
 
-    def __init__(self, binary: Path, config: dict, work: Path, env: dict, name: str = "wsgate", args=()):
+    def __init__(self, binary: Path, config: dict, work: Path, env: dict, name: str = "wsgate", args=(), wrap=None):
         if not binary.exists():
             raise RuntimeError(f"wsgate binary not found at {binary} (build it with `swift build`, or pass "
                                f"--wsgate PATH / WSGATE_BIN)")
@@ -212,7 +212,8 @@ class Gateway:
         self.admin = (admin.rsplit(":", 1)[0], int(admin.rsplit(":", 1)[1])) if admin else None
         full_env = dict(os.environ)
         full_env.update(env)
-        self.process = ManagedProcess(name, [str(binary), "serve", "--config", str(self.config_path), *args],
+        argv = [str(binary), "serve", "--config", str(self.config_path), *args]
+        self.process = ManagedProcess(name, wrap(argv) if wrap else argv,
                                       env=full_env, log_dir=work, cwd=work)
         try:
             wait_tcp(self.host, self.port, 30, self.process)
