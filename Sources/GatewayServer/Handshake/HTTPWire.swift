@@ -26,3 +26,105 @@ enum HTTPWire {
         return buffer
     }
 }
+
+extension HTTPWire {
+    /// The upgrade request to a backend: request line, `Host`, then the planned headers (any
+    /// `Host` among them replaced). Nil when a header name or value could split the message (CR,
+    /// LF, NUL or another control character; a name outside RFC 9110's token characters): the
+    /// planner already refuses such claim values, and this keeps the wire safe whatever the source.
+    static func upgradeRequest(_ head: HTTPRequestHead, host: String, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        guard isSafeTarget(head.uri), isSafeValue(host) else { return nil }
+        var buffer = allocator.buffer(capacity: 256 + head.headers.count * 48)
+        buffer.writeString(head.method.rawValue)
+        buffer.writeInteger(UInt8(ascii: " "))
+        buffer.writeString(head.uri)
+        buffer.writeString(" HTTP/1.1\r\nHost: ")
+        buffer.writeString(host)
+        buffer.writeString("\r\n")
+        for (name, value) in head.headers {
+            if name.utf8.count == 4, name.lowercased() == "host" { continue }
+            guard isToken(name), isSafeValue(value) else { return nil }
+            buffer.writeString(name)
+            buffer.writeString(": ")
+            buffer.writeString(value)
+            buffer.writeString("\r\n")
+        }
+        buffer.writeString("\r\n")
+        return buffer
+    }
+
+    /// RFC 9110 §5.6.2 token characters.
+    static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                return true
+            default:
+                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+        }
+    }
+
+    /// A field value of visible characters, spaces, tabs and non-ASCII bytes (RFC 9110 §5.5).
+    static func isSafeValue(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
+    }
+
+    /// A request target without spaces or controls.
+    static func isSafeTarget(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7F }
+    }
+
+    /// Why a backend's response head could not be read.
+    enum ResponseHeadProblem: Error, Equatable {
+        /// Not an HTTP/1.x status line, a malformed header line, or obsolete line folding.
+        case malformed(String)
+    }
+
+    /// Parses a complete response head (status line and header lines, the blank line excluded).
+    /// Lines end in CRLF or a bare LF (RFC 9112 §2.2); header names must be tokens with no space
+    /// before the colon (§5.1); obs-fold is refused (§5.2); values lose surrounding whitespace.
+    static func parseResponseHead(_ bytes: ByteBufferView) -> Result<HTTPResponseHead, ResponseHeadProblem> {
+        // Split on LF bytes: as Swift Characters, CR LF is one grapheme and never equals "\n".
+        var lines: [Substring] = []
+        var start = bytes.startIndex
+        for index in bytes.indices where bytes[index] == UInt8(ascii: "\n") {
+            var end = index
+            if end > start, bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+            lines.append(Substring(String(decoding: bytes[start..<end], as: UTF8.self)))
+            start = index + 1
+        }
+        if start < bytes.endIndex { lines.append(Substring(String(decoding: bytes[start...], as: UTF8.self))) }
+        while let last = lines.last, last.isEmpty { lines.removeLast() }
+        guard let statusLine = lines.first else { return .failure(.malformed("empty response")) }
+        // HTTP-version SP status-code SP [reason-phrase]
+        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts[0] == "HTTP/1.1" || parts[0] == "HTTP/1.0",
+              parts[1].utf8.count == 3, parts[1].utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+              let code = Int(parts[1]), code >= 100
+        else { return .failure(.malformed("not an HTTP/1.x status line")) }
+        var headers = HTTPHeaders()
+        for line in lines.dropFirst() {
+            if line.first == " " || line.first == "\t" { return .failure(.malformed("obsolete line folding")) }
+            guard let colon = line.firstIndex(of: ":") else { return .failure(.malformed("a header line without a colon")) }
+            let name = String(line[..<colon])
+            guard isToken(name) else { return .failure(.malformed("an invalid header name")) }
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+            guard isSafeValue(value) else { return .failure(.malformed("a control character in a header value")) }
+            headers.add(name: name, value: value)
+        }
+        let version = parts[0] == "HTTP/1.1" ? HTTPVersion.http1_1 : HTTPVersion.http1_0
+        let status = HTTPResponseStatus(statusCode: code, reasonPhrase: parts.count > 2 ? String(parts[2]) : "")
+        return .success(HTTPResponseHead(version: version, status: status, headers: headers))
+    }
+}
+
+extension Substring {
+    /// The text without leading and trailing characters of `set`.
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        var slice = self[...]
+        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
+        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
+        return String(slice)
+    }
+}

@@ -65,11 +65,7 @@ struct UpstreamConnector {
         let hostHeader = (target.secure && target.endpoint.port == 443) || (!target.secure && target.endpoint.port == 80)
             ? target.endpoint.host : target.endpoint.description
         let responsePromise = eventLoop.makePromise(of: HTTPResponseHead.self)
-        // The decoder observes the request head it answers (it must know a 101 answers a GET), so
-        // the request goes out through NIO's encoder rather than as raw bytes.
-        let encoder = HTTPRequestEncoder()
-        let decoder = ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes))
-        let handshake = UpstreamHandshakeHandler(request: head, host: hostHeader, response: responsePromise)
+        let handshake = UpstreamHandshakeHandler(request: head, host: hostHeader, maxHeadBytes: limits.maxHeaderBytes, response: responsePromise)
         let remaining = deadline - .now()
         let runtime = self.runtime
         let tls: NIOSSLContext?
@@ -91,8 +87,6 @@ struct UpstreamConnector {
                         let handler = try NIOSSLClientHandler(context: tls, serverHostname: UpstreamTLS.sniName(target.endpoint.host))
                         try sync.addHandler(handler)
                     }
-                    try sync.addHandler(encoder)
-                    try sync.addHandler(decoder)
                     try sync.addHandler(handshake)
                 }
             }
@@ -123,7 +117,7 @@ struct UpstreamConnector {
                         if state.value.timedOut {
                             channel.close(promise: nil)
                         } else {
-                            promise.succeed(UpstreamConnection(channel: channel, head: response, handshakeHandlers: [handshake, encoder, decoder]))
+                            promise.succeed(UpstreamConnection(channel: channel, head: response, handshakeHandlers: [handshake]))
                         }
                     case .success(let response):
                         channel.close(promise: nil)
@@ -144,43 +138,92 @@ struct UpstreamConnector {
     }
 }
 
-/// Sends the rewritten request once connected and reports the backend's response head.
+/// Writes the rewritten upgrade request once connected and reads the backend's response head
+/// itself, bounded by `limits.max_header_bytes`: one handler instead of NIO's HTTP encoder and
+/// decoder, which per connection cost a parser, its buffers and two handler removals. Bytes after
+/// a 101's head (frames the backend sent at once) are kept and handed to the relay when this
+/// handler leaves the pipeline.
 final class UpstreamHandshakeHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private let request: HTTPRequestHead
     private let host: String
+    private let maxHeadBytes: Int
     private let response: EventLoopPromise<HTTPResponseHead>
     private var answered = false
+    private var received: ByteBuffer?
+    private var leftover: ByteBuffer?
 
-    init(request: HTTPRequestHead, host: String, response: EventLoopPromise<HTTPResponseHead>) {
+    init(request: HTTPRequestHead, host: String, maxHeadBytes: Int, response: EventLoopPromise<HTTPResponseHead>) {
         self.request = request
         self.host = host
+        self.maxHeadBytes = maxHeadBytes
         self.response = response
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        var head = request
-        head.headers.replaceOrAdd(name: "Host", value: host)
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        guard let bytes = HTTPWire.upgradeRequest(request, host: host, allocator: context.channel.allocator) else {
+            fail(UpstreamError.unavailable("the request for the backend has a header that cannot be sent safely"))
+            context.close(promise: nil)
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
         context.fireChannelActive()
     }
 
-    private var head: HTTPResponseHead?
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(let head) = unwrapInboundIn(data), !answered else { return }
-        answered = true
-        if head.status == .switchingProtocols {
-            // Report once the decoder has returned: it may still emit `.end` for this head, and
-            // that part must not reach the relay that replaces this handler.
-            let response = self.response
-            context.eventLoop.assumeIsolated().execute { response.succeed(head) }
-        } else {
+        var buffer = unwrapInboundIn(data)
+        if answered {
+            // After the 101, before the relay takes over: keep the frames for it.
+            if leftover == nil { leftover = buffer } else { leftover!.writeBuffer(&buffer) }
+            return
+        }
+        if received == nil { received = buffer } else { received!.writeBuffer(&buffer) }
+        guard let end = Self.headLength(received!.readableBytesView) else {
+            if received!.readableBytes > maxHeadBytes {
+                fail(UpstreamError.unavailable("the backend's response head exceeds \(maxHeadBytes) bytes"))
+                context.close(promise: nil)
+            }
+            return
+        }
+        guard end <= maxHeadBytes else {
+            fail(UpstreamError.unavailable("the backend's response head exceeds \(maxHeadBytes) bytes"))
+            context.close(promise: nil)
+            return
+        }
+        let parsed = HTTPWire.parseResponseHead(received!.readableBytesView.prefix(end))
+        received!.moveReaderIndex(forwardBy: end)
+        if received!.readableBytes > 0 { leftover = received }
+        received = nil
+        switch parsed {
+        case .failure(.malformed(let problem)):
+            fail(UpstreamError.unavailable("the backend's response is not valid HTTP/1.1 (\(problem))"))
+            context.close(promise: nil)
+        case .success(let head):
+            answered = true
+            // Last: the relay may take over (and remove this handler) inside this call.
             response.succeed(head)
         }
+    }
+
+    /// The length of the head through its blank line (CRLF CRLF, or bare LFs), or nil when the
+    /// blank line has not arrived yet.
+    static func headLength(_ bytes: ByteBufferView) -> Int? {
+        var index = bytes.startIndex
+        var lineStart = true
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\n") {
+                if lineStart { return index - bytes.startIndex + 1 }
+                lineStart = true
+            } else if byte != UInt8(ascii: "\r") || !lineStart {
+                lineStart = false
+            }
+            index += 1
+        }
+        return nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -191,6 +234,16 @@ final class UpstreamHandshakeHandler: ChannelInboundHandler, RemovableChannelHan
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         fail(error)
         context.close(promise: nil)
+    }
+
+    /// Hands the frames that came with the 101 to the next handler (the relay) while this one is
+    /// still linked into the pipeline, then leaves it.
+    func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {
+        if let leftover, leftover.readableBytes > 0 {
+            self.leftover = nil
+            context.fireChannelRead(wrapInboundOut(leftover))
+        }
+        context.leavePipeline(removalToken: removalToken)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

@@ -1,0 +1,74 @@
+import NIOCore
+import NIOHTTP1
+import Testing
+
+@testable import GatewayServer
+
+/// The upstream side of the handshake without sockets: the request the gateway writes and the
+/// response head it reads (its own parser replaced NIO's HTTP codec there).
+@Suite struct HTTPWireTests {
+    static func view(_ text: String) -> ByteBufferView { ByteBuffer(string: text).readableBytesView }
+
+    @Test func responseHeadWithCRLF() throws {
+        let head = try HTTPWire.parseResponseHead(Self.view(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Protocol:  chat \r\n\r\n"
+        )).get()
+        #expect(head.status == .switchingProtocols)
+        #expect(head.version == .http1_1)
+        #expect(head.headers.first(name: "connection") == "Upgrade")
+        #expect(head.headers.first(name: "sec-websocket-protocol") == "chat")
+        #expect(head.headers.count == 3)
+    }
+
+    @Test func responseHeadWithBareLFAndEmptyReason() throws {
+        let head = try HTTPWire.parseResponseHead(Self.view("HTTP/1.0 403\nX-A: 1\n\n")).get()
+        #expect(head.status.code == 403)
+        #expect(head.version == .http1_0)
+        #expect(head.headers.first(name: "x-a") == "1")
+    }
+
+    @Test(arguments: [
+        "HTTP/2 101 Switching Protocols\r\n\r\n",
+        "ICY 200 OK\r\n\r\n",
+        "HTTP/1.1 1011 Nope\r\n\r\n",
+        "HTTP/1.1 abc Nope\r\n\r\n",
+        "HTTP/1.1 101 OK\r\nUpgrade websocket\r\n\r\n",
+        "HTTP/1.1 101 OK\r\nUpgrade : websocket\r\n\r\n",
+        "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\n continued\r\n\r\n",
+        "HTTP/1.1 101 OK\r\nX: a\u{1}b\r\n\r\n",
+        "\r\n",
+    ])
+    func malformedResponseHeadsAreRefused(_ text: String) {
+        if case .success(let head) = HTTPWire.parseResponseHead(Self.view(text)) {
+            Issue.record("accepted \(text.debugDescription) as \(head)")
+        }
+    }
+
+    @Test func headLengthFindsTheBlankLine() {
+        #expect(UpstreamHandshakeHandler.headLength(Self.view("HTTP/1.1 101 X\r\nA: b\r\n\r\n\u{81}\u{0}")) == 24)
+        #expect(UpstreamHandshakeHandler.headLength(Self.view("HTTP/1.1 101 X\nA: b\n\nrest")) == 21)
+        #expect(UpstreamHandshakeHandler.headLength(Self.view("HTTP/1.1 101 X\r\nA: b\r\n")) == nil)
+        #expect(UpstreamHandshakeHandler.headLength(Self.view("HTTP/1.1 101 X\r\nA: b\r\n\r")) == nil)
+    }
+
+    @Test func upgradeRequestReplacesHostAndKeepsHeaders() throws {
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/backend?room=1")
+        head.headers.add(name: "Host", value: "client.example")
+        head.headers.add(name: "Upgrade", value: "websocket")
+        head.headers.add(name: "X-User-Id", value: "alice")
+        let buffer = try #require(HTTPWire.upgradeRequest(head, host: "127.0.0.1:9001", allocator: ByteBufferAllocator()))
+        #expect(String(buffer: buffer) == "GET /backend?room=1 HTTP/1.1\r\nHost: 127.0.0.1:9001\r\nUpgrade: websocket\r\nX-User-Id: alice\r\n\r\n")
+    }
+
+    @Test(arguments: [("X-User-Id", "alice\r\nX-Admin: 1"), ("X-User-Id", "a\u{0}b"), ("Bad Name", "v"), ("", "v")])
+    func upgradeRequestRefusesHeadersThatCouldSplitTheMessage(_ name: String, _ value: String) {
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")
+        head.headers.add(name: name, value: value)
+        #expect(HTTPWire.upgradeRequest(head, host: "backend", allocator: ByteBufferAllocator()) == nil)
+    }
+
+    @Test func upgradeRequestRefusesATargetWithSpaces() {
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/a b")
+        #expect(HTTPWire.upgradeRequest(head, host: "backend", allocator: ByteBufferAllocator()) == nil)
+    }
+}
