@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from conftest import AUDIENCE, BACKENDS, COOKIE, ISSUER, SUB, token_fp
 from harness import http_get
-from rawws import OP_CLOSE, OP_TEXT, RawConnection, close_payload, frame, http_exchange
+from rawws import OP_BINARY, OP_CLOSE, OP_TEXT, RawConnection, close_payload, frame, http_exchange, upgrade_request
 
 T = 5  # seconds: bound on every await in these tests
 
@@ -196,6 +196,39 @@ def test_frames_sent_before_the_101_are_held(backend, gateway, minter):
             assert await conn.wait_end(T) == "eof"
         finally:
             conn.abort()
+    run(go())
+
+
+def test_early_bytes_beyond_the_bound_close_the_connection(gateway, minter):
+    """Early bytes wait in the gateway only up to a bound (head limit + 64 KiB): a client that
+    floods before its 101 (the backend here never answers) is disconnected at once rather than
+    held until the upstream timeout, and the gateway goes on serving."""
+    async def go():
+        request, _ = upgrade_request(gateway.host, gateway.port, "/blackhole", list(bearer(minter.hs256()).items()))
+        reader, writer = await asyncio.open_connection(gateway.host, gateway.port)
+        started = time.monotonic()
+        try:
+            writer.write(request)
+            writer.write(frame(OP_BINARY, b"x" * 65536) * 2)
+            try:
+                await asyncio.wait_for(writer.drain(), T)
+            except (ConnectionError, OSError):
+                pass
+            data = b""
+            try:
+                while chunk := await asyncio.wait_for(reader.read(65536), T):
+                    data += chunk
+            except (ConnectionError, OSError):
+                pass
+            elapsed = time.monotonic() - started
+            assert not data.startswith(b"HTTP/1.1 101"), data[:80]
+            # The blackhole route's upstream timeout is 1 s; the bound acts before it.
+            assert elapsed < 0.9, f"closed after {elapsed:.2f}s (the upstream timeout, not the early-bytes bound?)"
+        finally:
+            writer.close()
+        async with connect(gateway.url("/python/echo"), additional_headers=bearer(minter.hs256()), open_timeout=T) as ws:
+            await ws.send("still serving")
+            assert await asyncio.wait_for(ws.recv(), T) == "still serving"
     run(go())
 
 

@@ -80,9 +80,8 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         guard case .head(let head) = unwrapInboundIn(data), case .awaitingHead = state else { return }
         cancelTimeout()
         state = .connecting
-        // Hold whatever the client sends next (early frames) in the decoder and the kernel until
-        // the relay exists; never read more than that.
-        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        // Whatever the client sends next (early frames) waits in the decoder, which bounds it
+        // (Gateway.initializeClient), until the relay exists.
         facts = ClientFacts.resolve(
             peer: proxiedPeer ?? peer, head: head, trusted: snapshot.configuration.trustedProxies, secure: secure
         )
@@ -260,7 +259,6 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         // Bytes the decoders handed over on removal arrived outside a read batch: flush them now.
         session.clientRelay.flush()
         session.upstreamRelay.flush()
-        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
     }
 }
 

@@ -334,15 +334,23 @@ struct HandshakePlanner {
            given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
             return given
         }
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
-        return hex(high) + hex(low)
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let s = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
+        // 16 random bytes from OpenSSL's per-thread DRBG (the system generator makes a
+        // getrandom(2) call per 8 bytes).
+        var bytes = (UInt64(0), UInt64(0))
+        if !withUnsafeMutableBytes(of: &bytes, { SecureRandom.fill($0) }) {
+            var generator = SystemRandomNumberGenerator()
+            bytes = (generator.next(), generator.next())
+        }
+        let digits = Array("0123456789abcdef".utf8)
+        return withUnsafeBytes(of: &bytes) { raw in
+            String(unsafeUninitializedCapacity: 32) { out in
+                for (index, byte) in raw.enumerated() {
+                    out[2 * index] = digits[Int(byte >> 4)]
+                    out[2 * index + 1] = digits[Int(byte & 0xF)]
+                }
+                return 32
+            }
+        }
     }
 
     /// Header values may not carry CR, LF, NUL or other controls (no header injection via claims).

@@ -126,11 +126,19 @@ public final class Gateway: Sendable {
     /// TCP_NODELAY (frames are small and latency matters; IPPROTO_TCP level: the same number at
     /// SOL_SOCKET is SO_DEBUG, which an unprivileged process may not set) and the receive
     /// allocator, on an accepted or connecting socket.
+    ///
+    /// One read per readiness event: NIO keeps up to `maxMessagesPerRead` receive buffers per
+    /// channel for the channel's whole life, and a second read while the first buffer is still
+    /// held (the handshake's request head is) would pin a second buffer on every idle connection.
     static func setSocketOptions(_ channel: Channel) throws {
         guard let options = channel.syncOptions else { return }
         try options.setOption(.tcpOption(.tcp_nodelay), value: 1)
         try options.setOption(.recvAllocator, value: Gateway.receiveAllocator)
+        try options.setOption(.maxMessagesPerRead, value: 1)
     }
+
+    /// Bytes a client may send after its request head and before the gateway's 101.
+    static let earlyBytesLimit = 64 * 1024
 
     private func bind(_ listener: ListenerConfiguration) async throws -> Channel {
         let runtime = self.runtime
@@ -174,7 +182,14 @@ public final class Gateway: Sendable {
         limits.maxHeaderListSize = snapshot.configuration.limits.maxHeaderBytes
         limits.maxHeaderFieldSize = snapshot.configuration.limits.maxHeaderBytes
         limits.maxHeaderFieldCount = 256
-        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits))
+        // The socket keeps being read while the upstream is connected (no read-interest toggling,
+        // two epoll_ctl calls per connection); what a client sends early, before its 101, waits in
+        // the decoder, bounded here: past the head limit plus `earlyBytesLimit`, the connection is
+        // closed (RFC 6455 §4.1: a client sends nothing before the server's handshake anyway).
+        let decoder = ByteToMessageHandler(
+            HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits),
+            maximumBufferSize: snapshot.configuration.limits.maxHeaderBytes + Gateway.earlyBytesLimit
+        )
         try sync.addHandler(decoder)
         try sync.addHandler(ClientHandshakeHandler(
             runtime: runtime, snapshot: snapshot, peer: channel.remoteAddress, secure: secure, requestDecoder: decoder

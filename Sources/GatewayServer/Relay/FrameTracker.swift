@@ -1,3 +1,4 @@
+import GatewayAuth
 import NIOCore
 
 /// Follows WebSocket frame boundaries in one direction of a relayed connection without touching
@@ -212,7 +213,8 @@ enum GatewayFrame {
         buffer.writeInteger(0x80 | opcode)
         buffer.writeInteger((masked ? 0x80 : 0) | UInt8(payload.count))
         if masked {
-            let key = UInt32.random(in: .min ... .max)
+            var key: UInt32 = 0
+            if !withUnsafeMutableBytes(of: &key, { SecureRandom.fill($0) }) { key = UInt32.random(in: .min ... .max) }
             buffer.writeInteger(key)
             for (i, byte) in payload.enumerated() {
                 buffer.writeInteger(byte ^ UInt8(truncatingIfNeeded: key >> UInt32(8 * (3 - i % 4))))

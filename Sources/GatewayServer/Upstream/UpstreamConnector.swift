@@ -79,9 +79,8 @@ struct UpstreamConnector {
             .connectTimeout(max(remaining, .milliseconds(1)))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    // TCP_NODELAY is ClientBootstrap's default; the allocator is set here,
-                    // synchronously, rather than through the bootstrap's future chain.
-                    try channel.syncOptions?.setOption(.recvAllocator, value: Gateway.receiveAllocator)
+                    // Set here, synchronously, rather than through the bootstrap's future chain.
+                    try Gateway.setSocketOptions(channel)
                     let sync = channel.pipeline.syncOperations
                     if let tls {
                         let handler = try NIOSSLClientHandler(context: tls, serverHostname: UpstreamTLS.sniName(target.endpoint.host))
