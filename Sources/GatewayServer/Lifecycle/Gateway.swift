@@ -284,7 +284,7 @@ public final class Gateway: Sendable {
             try? await channel.close()
         }
         for session in runtime.registry.all {
-            session.close(1001, "going away")
+            session.drain(code: 1001, reason: "going away")
         }
         let timeout = drainTimeout ?? runtime.snapshot.configuration.limits.drainTimeout
         let deadline = NIODeadline.now() + timeout

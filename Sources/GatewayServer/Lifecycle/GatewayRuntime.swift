@@ -160,24 +160,18 @@ final class SlotCounter: Sendable {
 /// The live relayed connections, so a drain can reach every one of them. Touched only when a
 /// connection opens or closes, never per frame.
 final class ConnectionRegistry: Sendable {
-    private let sessions = NIOLockedValueBox<[ObjectIdentifier: RelaySessionHandle]>([:])
+    // The sessions themselves (one reference each): an entry per open connection is all a drain
+    // needs, since a session knows its event loop.
+    private let sessions = NIOLockedValueBox<[ObjectIdentifier: RelaySession]>([:])
 
-    func add(_ handle: RelaySessionHandle) {
-        sessions.withLockedValue { $0[handle.id] = handle }
+    func add(_ session: RelaySession) {
+        sessions.withLockedValue { $0[ObjectIdentifier(session)] = session }
     }
 
-    func remove(_ id: ObjectIdentifier) {
-        sessions.withLockedValue { _ = $0.removeValue(forKey: id) }
+    func remove(_ session: RelaySession) {
+        sessions.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(session)) }
     }
 
-    var all: [RelaySessionHandle] { sessions.withLockedValue { Array($0.values) } }
+    var all: [RelaySession] { sessions.withLockedValue { Array($0.values) } }
     var count: Int { sessions.withLockedValue { $0.count } }
-}
-
-/// A sendable reference to a relay session: its event loop and a way to ask it to close.
-struct RelaySessionHandle: Sendable {
-    let id: ObjectIdentifier
-    let eventLoop: EventLoop
-    /// Runs on `eventLoop`: closes the session with the given client code.
-    let close: @Sendable (UInt16, String) -> Void
 }

@@ -98,21 +98,13 @@ final class RelaySession {
 
     /// Starts the timers and registers the session for drains.
     func start(expiry: TimeAmount?) {
-        let eventLoop = clientChannel.eventLoop
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
         let now = NIODeadline.now()
         if let expiry { expiryAt = now + expiry }
         let limits = snapshot.configuration.limits
         if limits.idleTimeout.nanoseconds > 0 { idleCheckAt = now + limits.idleTimeout }
         if let interval = limits.keepaliveInterval, interval.nanoseconds > 0 { keepaliveAt = now + interval }
         armTimer()
-        runtime.registry.add(RelaySessionHandle(id: ObjectIdentifier(self), eventLoop: eventLoop) { code, reason in
-            eventLoop.execute {
-                let session = bound.value
-                session.endReason = "drain"
-                session.terminate(toClient: (code, reason), toUpstream: (1001, reason))
-            }
-        })
+        runtime.registry.add(self)
         route.metrics.connectionOpened()
         runtime.logger.info("connection opened", metadata: [
             "route": "\(route.label)", "client": "\(clientAddress)", "sub": "\(subject ?? "-")",
@@ -120,6 +112,14 @@ final class RelaySession {
         // Either side may already be gone by now.
         if !clientChannel.isActive { sideInactive(.client) }
         if !upstreamChannel.isActive { sideInactive(.upstream) }
+    }
+
+    /// Asks the session to end with `code` toward the client (a drain); callable from any thread.
+    func drain(code: UInt16, reason: String) {
+        clientChannel.eventLoop.execute {
+            self.endReason = "drain"
+            self.terminate(toClient: (code, reason), toUpstream: (1001, reason))
+        }
     }
 
     /// Schedules the one callback for the earliest deadline, unless one already fires no later
@@ -324,7 +324,7 @@ final class RelaySession {
         timer?.cancel()
         timer = nil
         slots.release()
-        runtime.registry.remove(ObjectIdentifier(self))
+        runtime.registry.remove(self)
         let seconds = Double((NIODeadline.now() - openedAt).nanoseconds) / 1e9
         let fromClient = clientRelay.tracker
         let fromUpstream = upstreamRelay.tracker
