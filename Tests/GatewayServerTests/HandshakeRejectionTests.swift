@@ -136,7 +136,9 @@ import Testing
         try await GatewayHarness.withEchoBackend { backendPort in
             let config = try GatewayHarness.configuration(
                 routes: [RouteConfiguration(pattern: .exact("/ws"), upstreams: [UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: backendPort))], auth: .none)],
-                limits: Limits(handshakeTimeout: .milliseconds(400))
+                // Long enough that a test process starved for a moment still writes its partial
+                // head before the gateway gives up (the write would then fail, not the check).
+                limits: Limits(handshakeTimeout: .milliseconds(1000))
             )
             try await GatewayHarness.withGateway(config) { gateway, port in
                 async let slow = TestWebSocketClient.connectRaw(port: port, request: Array("GET /ws HTTP/1.1\r\nHost: x\r\n".utf8))

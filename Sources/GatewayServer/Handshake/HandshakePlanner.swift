@@ -181,9 +181,14 @@ struct HandshakePlanner {
         for source in sources {
             switch source {
             case .header:
-                for value in head.headers[canonicalForm: "authorization"] {
-                    // A non-Bearer Authorization header is not a token source.
-                    if let token = TokenCarriers.bearer(authorization: String(value)) { offer(String(token)) }
+                // One pass over the headers, no per-call arrays; a value is split on commas only
+                // when it has one (a token never does).
+                for (name, value) in head.headers where name.utf8.count == 13 && name.lowercased() == "authorization" {
+                    let values = value.utf8.contains(UInt8(ascii: ",")) ? value.split(separator: ",").map(String.init) : [value]
+                    for value in values {
+                        // A non-Bearer Authorization header is not a token source.
+                        if let token = TokenCarriers.bearer(authorization: value) { offer(String(token)) }
+                    }
                 }
             case .query(let name):
                 guard let query else { continue }

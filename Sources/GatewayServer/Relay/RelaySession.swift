@@ -81,19 +81,24 @@ final class RelaySession {
         remove(removing.client, from: clientPipeline, thenFlush: upstreamRelay)
     }
 
+    /// Removes `handlers` in order, then flushes `relay`. A ByteToMessageHandler leaves on the
+    /// next event-loop tick and hands its buffered bytes over then, outside any read batch, so
+    /// the flush waits for the last removal (the decoder is last in the list); the others leave
+    /// at once and need no promise of their own.
     private func remove(_ handlers: [RemovableChannelHandler], from pipeline: ChannelPipeline.SynchronousOperations, thenFlush relay: RelayHandler) {
+        let contexts = handlers.compactMap { try? pipeline.context(handler: $0) }
+        guard let last = contexts.last else {
+            relay.flush()
+            return
+        }
+        for context in contexts.dropLast() {
+            pipeline.removeHandler(context: context, promise: nil)
+        }
         let eventLoop = clientChannel.eventLoop
-        var removals: [EventLoopFuture<Void>] = []
-        for handler in handlers {
-            guard let context = try? pipeline.context(handler: handler) else { continue }
-            let promise = eventLoop.makePromise(of: Void.self)
-            pipeline.removeHandler(context: context, promise: promise)
-            removals.append(promise.futureResult)
-        }
+        let removed = eventLoop.makePromise(of: Void.self)
+        pipeline.removeHandler(context: last, promise: removed)
         let bound = NIOLoopBound(relay, eventLoop: eventLoop)
-        EventLoopFuture.andAllComplete(removals, on: eventLoop).whenComplete { _ in
-            bound.value.flush()
-        }
+        removed.futureResult.whenComplete { _ in bound.value.flush() }
     }
 
     /// Starts the timers and registers the session for drains.
