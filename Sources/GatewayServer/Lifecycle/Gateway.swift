@@ -130,9 +130,12 @@ public final class Gateway: Sendable {
     /// One read per readiness event: NIO keeps up to `maxMessagesPerRead` receive buffers per
     /// channel for the channel's whole life, and a second read while the first buffer is still
     /// held (the handshake's request head is) would pin a second buffer on every idle connection.
-    static func setSocketOptions(_ channel: Channel) throws {
+    ///
+    /// `ClientBootstrap` sets TCP_NODELAY itself (`noDelay: false` for its channels, so the
+    /// upstream socket is not set twice).
+    static func setSocketOptions(_ channel: Channel, noDelay: Bool = true) throws {
         guard let options = channel.syncOptions else { return }
-        try options.setOption(.tcpOption(.tcp_nodelay), value: 1)
+        if noDelay { try options.setOption(.tcpOption(.tcp_nodelay), value: 1) }
         try options.setOption(.recvAllocator, value: Gateway.receiveAllocator)
         try options.setOption(.maxMessagesPerRead, value: 1)
     }
