@@ -200,7 +200,7 @@ def test_frames_sent_before_the_101_are_held(backend, gateway, minter):
 
 
 def test_early_bytes_beyond_the_bound_close_the_connection(gateway, minter):
-    """Early bytes wait in the gateway only up to a bound (head limit + 64 KiB): a client that
+    """Early bytes wait in the gateway only up to a bound (head limit + 4 KiB): a client that
     floods before its 101 (the backend here never answers) is disconnected at once rather than
     held until the upstream timeout, and the gateway goes on serving."""
     async def go():

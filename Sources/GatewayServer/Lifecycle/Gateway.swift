@@ -140,8 +140,11 @@ public final class Gateway: Sendable {
         try options.setOption(.maxMessagesPerRead, value: 1)
     }
 
-    /// Bytes a client may send after its request head and before the gateway's 101.
-    static let earlyBytesLimit = 64 * 1024
+    /// Bytes a client may send after its request head and before the gateway's 101. Small: a
+    /// client should send nothing then (RFC 6455 §4.1), and every connecting client may hold this
+    /// much in the gateway for up to `upstream_timeout` (with the read interest kept, the kernel's
+    /// receive window no longer bounds it).
+    static let earlyBytesLimit = 4 * 1024
 
     private func bind(_ listener: ListenerConfiguration) async throws -> Channel {
         let runtime = self.runtime
