@@ -76,15 +76,6 @@ extension ConfigurationReader {
         }
     }
 
-    /// Whether `text` is an RFC 7230 §3.2.6 token (header names, cookie names).
-    static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return true
-            default:
-                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-            }
-        }
-    }
+    /// Whether `text` is an RFC 9110 §5.6.2 token (header names, cookie names).
+    static func isToken(_ text: String) -> Bool { HTTPToken.isValid(text) }
 }

@@ -54,16 +54,7 @@ extension HTTPWire {
     }
 
     /// RFC 9110 §5.6.2 token characters.
-    static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return true
-            default:
-                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-            }
-        }
-    }
+    static func isToken(_ text: String) -> Bool { HTTPToken.isValid(text) }
 
     /// A field value of visible characters, spaces, tabs and non-ASCII bytes (RFC 9110 §5.5).
     static func isSafeValue(_ text: String) -> Bool {
@@ -126,5 +117,21 @@ extension Substring {
         while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
         while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
         return String(slice)
+    }
+}
+
+/// RFC 9110 §5.6.2 tokens: header names, cookie names. Shared by the wire code and the
+/// configuration checks, so a name the configuration accepts is one the gateway can send.
+public enum HTTPToken {
+    /// Whether `text` is a non-empty token.
+    public static func isValid(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                return true
+            default:
+                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+        }
     }
 }
