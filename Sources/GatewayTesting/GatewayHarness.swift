@@ -68,20 +68,11 @@ public enum GatewayHarness {
         }
     }
 
-    /// Waits (without sleeping blindly: each check yields to the event loops first) until the
-    /// gateway holds no client and no upstream connection; returns whether that happened within
-    /// `timeout`.
+    /// Waits until the gateway holds no client, upstream or relayed connection (woken by the last
+    /// close through `Gateway.waitUntilIdle`, not by polling); returns whether that happened
+    /// within `timeout`.
     public static func settle(_ gateway: Gateway, timeout: Duration = .seconds(5)) async -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if gateway.openClientConnections == 0, gateway.openUpstreamConnections == 0, gateway.relayedConnections == 0 {
-                return true
-            }
-            // Let the loops run the close callbacks, then look again.
-            try? await MultiThreadedEventLoopGroup.singleton.any().submit {}.get()
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        return false
+        let (seconds, attoseconds) = timeout.components
+        return await gateway.waitUntilIdle(timeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
     }
 }

@@ -161,6 +161,24 @@ import Testing
         }
     }
 
+    /// `waitUntilIdle` (what `settle` and the drain use) is woken by the last close: it does not
+    /// report idle while a relayed connection is open, and does once the client has gone.
+    @Test func idleWaitIsWokenByTheLastClose() async throws {
+        let token = try GatewayHarness.token()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in
+                #expect(await gateway.waitUntilIdle(timeout: .milliseconds(50)))
+                let (client, _, _) = try await Self.open(port: port, headers: [("Authorization", "Bearer \(token)")])
+                #expect(await gateway.waitUntilIdle(timeout: .milliseconds(200)) == false, "idle with a connection open")
+                #expect(gateway.relayedConnections == 1)
+                async let idle = gateway.waitUntilIdle(timeout: .seconds(10))
+                await client.abort()
+                #expect(await idle)
+                #expect(gateway.openClientConnections == 0 && gateway.openUpstreamConnections == 0 && gateway.relayedConnections == 0)
+            }
+        }
+    }
+
     @Test func oversizeFrameGets1009() async throws {
         let token = try GatewayHarness.token()
         try await GatewayHarness.withEchoBackend { backendPort in

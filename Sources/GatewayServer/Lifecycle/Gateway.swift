@@ -174,7 +174,10 @@ public final class Gateway: Sendable {
 
     private static func initializeClient(channel: Channel, runtime: GatewayRuntime, tls: NIOSSLContext?, secure: Bool, proxyProtocol: Bool) throws {
         runtime.clientConnections.wrappingIncrement(ordering: .relaxed)
-        channel.closeFuture.whenComplete { _ in runtime.clientConnections.wrappingDecrement(ordering: .relaxed) }
+        channel.closeFuture.whenComplete { _ in
+            runtime.clientConnections.wrappingDecrement(ordering: .releasing)
+            runtime.connectionEnded()
+        }
         let snapshot = runtime.snapshot
         let sync = channel.pipeline.syncOperations
         if proxyProtocol {
@@ -278,6 +281,27 @@ public final class Gateway: Sendable {
         runtime.unknownKeyObserver.withLockedValue { $0 = observer }
     }
 
+    /// Waits until no client, upstream or relayed connection is open, at most `timeout`; true
+    /// when that happened (woken by the last close, not by polling).
+    public func waitUntilIdle(timeout: TimeAmount) async -> Bool {
+        let runtime = self.runtime
+        if runtime.isIdle { return true }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await runtime.waitUntilIdle()
+                return runtime.isIdle
+            }
+            group.addTask {
+                // The bound on the wait, not a synchronisation: the first task is woken by the close.
+                try? await Task.sleep(nanoseconds: UInt64(max(0, timeout.nanoseconds)))
+                return runtime.isIdle
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
     /// Stops accepting, sends every open WebSocket close 1001 "going away", waits up to
     /// `drainTimeout` for them to close, then closes everything that is left.
     public func shutdown(drainTimeout: TimeAmount? = nil) async throws {
@@ -293,10 +317,7 @@ public final class Gateway: Sendable {
             session.drain(code: 1001, reason: "going away")
         }
         let timeout = drainTimeout ?? runtime.snapshot.configuration.limits.drainTimeout
-        let deadline = NIODeadline.now() + timeout
-        while runtime.registry.count > 0 || runtime.clientConnections.load(ordering: .relaxed) > 0, NIODeadline.now() < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        _ = await waitUntilIdle(timeout: timeout)
         if let admin = adminChannel.withLockedValue({ $0 }) {
             try? await admin.close()
         }

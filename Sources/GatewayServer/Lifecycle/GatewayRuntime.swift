@@ -21,6 +21,9 @@ final class GatewayRuntime: Sendable {
     let upstreamConnections = ManagedAtomic<Int>(0)
     /// Set once a drain has begun: new handshakes are refused.
     let draining = ManagedAtomic<Bool>(false)
+    /// Tasks waiting for the gateway to have no connection left, by waiter id.
+    private let idleWaiters = NIOLockedValueBox<[Int: CheckedContinuation<Void, Never>]>([:])
+    private let nextIdleWaiter = ManagedAtomic<Int>(0)
 
     init(snapshot: GatewaySnapshot, logger: Logger, rejectionLog: RejectionLog, metrics: GatewayMetrics) {
         self.logger = logger
@@ -28,6 +31,42 @@ final class GatewayRuntime: Sendable {
         self.metrics = metrics
         self.current = NIOLockedValueBox(snapshot)
         self.admission = Admission()
+    }
+
+    /// No client, upstream or relayed connection is open.
+    var isIdle: Bool {
+        clientConnections.load(ordering: .acquiring) == 0 && upstreamConnections.load(ordering: .acquiring) == 0
+            && registry.count == 0
+    }
+
+    /// Called after a client or upstream connection closed or a relay session ended: wakes the
+    /// tasks waiting for idleness once nothing is left.
+    func connectionEnded() {
+        guard isIdle else { return }
+        let ready = idleWaiters.withLockedValue { waiters -> [CheckedContinuation<Void, Never>] in
+            defer { waiters = [:] }
+            return Array(waiters.values)
+        }
+        for waiter in ready { waiter.resume() }
+    }
+
+    /// Returns once no connection is open (at once if none is), or when the task is cancelled.
+    /// Waiters register under the same lock the waker empties after its check, so no wake-up is
+    /// lost between a waiter's check and its registration.
+    func waitUntilIdle() async {
+        let id = nextIdleWaiter.wrappingIncrementThenLoad(ordering: .relaxed)
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = idleWaiters.withLockedValue { waiters -> Bool in
+                    if Task.isCancelled || isIdle { return true }
+                    waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            idleWaiters.withLockedValue { $0.removeValue(forKey: id) }?.resume()
+        }
     }
 
     /// The snapshot new connections use.

@@ -330,6 +330,7 @@ final class RelaySession {
         timer = nil
         slots.release()
         runtime.registry.remove(self)
+        runtime.connectionEnded()
         let seconds = Double((NIODeadline.now() - openedAt).nanoseconds) / 1e9
         let fromClient = clientRelay.tracker
         let fromUpstream = upstreamRelay.tracker

@@ -108,7 +108,10 @@ struct UpstreamConnector {
                 }
                 state.value.current = channel
                 runtime.upstreamConnections.wrappingIncrement(ordering: .relaxed)
-                channel.closeFuture.whenComplete { _ in runtime.upstreamConnections.wrappingDecrement(ordering: .relaxed) }
+                channel.closeFuture.whenComplete { _ in
+                    runtime.upstreamConnections.wrappingDecrement(ordering: .releasing)
+                    runtime.connectionEnded()
+                }
                 responsePromise.futureResult.whenComplete { result in
                     state.value.current = nil
                     switch result {
