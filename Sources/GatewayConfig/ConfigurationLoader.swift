@@ -146,7 +146,9 @@ extension GatewayConfiguration {
     public var summary: String {
         var parts = [
             "\(routes.count) route\(routes.count == 1 ? "" : "s")",
-            "\(keys.keys.count) key\(keys.keys.count == 1 ? "" : "s")",
+            "\(keys.keys.count) key\(keys.keys.count == 1 ? "" : "s")"
+                + (remoteKeySets.isEmpty ? "" : " and \(remoteKeySets.count) remote key set\(remoteKeySets.count == 1 ? "" : "s") (fetched at start: "
+                    + remoteKeySets.map(\.url).joined(separator: ", ") + ")"),
             "listeners " + listeners.map { "\($0.endpoint)\($0.tls != nil ? " (tls)" : "")" }.joined(separator: ", "),
         ]
         if let admin { parts.append("admin \(admin.endpoint)") }

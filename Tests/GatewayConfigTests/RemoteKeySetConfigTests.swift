@@ -44,6 +44,8 @@ struct RemoteKeySetConfigTests {
                 refresh_interval: 5s
             """)
         #expect(config.remoteKeySets.map(\.url) == ["https://auth.example.com/jwks.json", "https://other.example.com/jwks.json"])
+        // `wsgate check` prints this: remote sets are counted, not silently missing.
+        #expect(config.summary.contains("and 2 remote key sets (fetched at start: https://auth.example.com/jwks.json, https://other.example.com/jwks.json)"), "\(config.summary)")
         let first = config.remoteKeySets[0], second = config.remoteKeySets[1]
         #expect(first.refreshInterval == .minutes(5))
         #expect(first.minimumRefreshInterval == .seconds(30))
