@@ -183,30 +183,41 @@ final class UpstreamHandshakeHandler: ChannelInboundHandler, RemovableChannelHan
             return
         }
         if received == nil { received = buffer } else { received!.writeBuffer(&buffer) }
-        guard let end = Self.headLength(received!.readableBytesView) else {
-            if received!.readableBytes > maxHeadBytes {
+        while true {
+            guard let end = Self.headLength(received!.readableBytesView) else {
+                if received!.readableBytes > maxHeadBytes {
+                    fail(UpstreamError.unavailable("the backend's response head exceeds \(maxHeadBytes) bytes"))
+                    context.close(promise: nil)
+                }
+                return
+            }
+            guard end <= maxHeadBytes else {
                 fail(UpstreamError.unavailable("the backend's response head exceeds \(maxHeadBytes) bytes"))
                 context.close(promise: nil)
+                return
             }
-            return
-        }
-        guard end <= maxHeadBytes else {
-            fail(UpstreamError.unavailable("the backend's response head exceeds \(maxHeadBytes) bytes"))
-            context.close(promise: nil)
-            return
-        }
-        let parsed = HTTPWire.parseResponseHead(received!.readableBytesView.prefix(end))
-        received!.moveReaderIndex(forwardBy: end)
-        if received!.readableBytes > 0 { leftover = received }
-        received = nil
-        switch parsed {
-        case .failure(.malformed(let problem)):
-            fail(UpstreamError.unavailable("the backend's response is not valid HTTP/1.1 (\(problem))"))
-            context.close(promise: nil)
-        case .success(let head):
-            answered = true
-            // Last: the relay may take over (and remove this handler) inside this call.
-            response.succeed(head)
+            let parsed = HTTPWire.parseResponseHead(received!.readableBytesView.prefix(end))
+            received!.moveReaderIndex(forwardBy: end)
+            switch parsed {
+            case .failure(.malformed(let problem)):
+                fail(UpstreamError.unavailable("the backend's response is not valid HTTP/1.1 (\(problem))"))
+                context.close(promise: nil)
+                return
+            case .success(let head) where head.status.code < 200 && head.status != .switchingProtocols:
+                // An interim response (100 Continue, 103 Early Hints) precedes the final one
+                // (RFC 9110 §15.2): skip it.
+                if received!.readableBytes == 0 {
+                    received = nil
+                    return
+                }
+            case .success(let head):
+                if received!.readableBytes > 0 { leftover = received }
+                received = nil
+                answered = true
+                // Last: the relay may take over (and remove this handler) inside this call.
+                response.succeed(head)
+                return
+            }
         }
     }
 
