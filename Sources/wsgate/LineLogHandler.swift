@@ -5,13 +5,15 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import Logging
 
 /// The gateway's own log: one line per event on stdout, as JSON or as text, with a UTC timestamp.
 ///
 /// Built for the connection path, which logs a line when a connection opens and one when it
-/// closes: the line is assembled in one byte buffer and handed to the kernel in one `write(2)`
-/// (lines from several threads never interleave), the timestamp comes from `clock_gettime` and
+/// closes: the line is assembled in one byte buffer and handed to a `LogLineWriter`, which
+/// writes whole lines in batches from its own thread (an event loop never blocks on a slow or
+/// stalled stdout, and lines never interleave); the timestamp comes from `clock_gettime` and
 /// `gmtime_r` (no time-zone database, unlike `localtime`, which glibc re-reads when `TZ` is
 /// unset), and JSON strings are escaped here (RFC 8259 §7) rather than through Foundation.
 struct LineLogHandler: LogHandler {
@@ -25,13 +27,13 @@ struct LineLogHandler: LogHandler {
     let format: Format
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
-    /// The descriptor lines are written to (stdout).
-    let descriptor: Int32
+    /// Where lines go (stdout).
+    let writer: LogLineWriter
 
-    init(label: String, format: Format, descriptor: Int32 = 1) {
+    init(label: String, format: Format, writer: LogLineWriter = .standardOutput) {
         self.label = label
         self.format = format
-        self.descriptor = descriptor
+        self.writer = writer
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -47,7 +49,7 @@ struct LineLogHandler: LogHandler {
         var line: [UInt8] = []
         line.reserveCapacity(256)
         Self.appendLine(to: &line, format: format, label: label, level: event.level, message: "\(event.message)", fields: fields, now: Self.now())
-        Self.write(line, to: descriptor)
+        writer.enqueue(line)
     }
 
     /// Seconds and milliseconds since the epoch, from the real-time clock.
@@ -94,6 +96,13 @@ struct LineLogHandler: LogHandler {
             }
             line.append(UInt8(ascii: "\n"))
         }
+    }
+
+    /// The current time as `appendTimestamp` writes it.
+    static func timestampText() -> String {
+        var line: [UInt8] = []
+        appendTimestamp(to: &line, now())
+        return String(decoding: line, as: UTF8.self)
     }
 
     /// `2026-11-25T19:40:01.123Z` (RFC 3339, UTC).
@@ -172,13 +181,94 @@ struct LineLogHandler: LogHandler {
         nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
-    /// Writes the whole line (retrying short writes and EINTR); a full or closed stdout drops the
-    /// line rather than blocking or crashing the gateway.
-    static func write(_ line: [UInt8], to descriptor: Int32) {
-        line.withUnsafeBytes { bytes in
+}
+
+/// Writes log lines to a descriptor from one background thread, in batches.
+///
+/// `enqueue` only appends to a buffer under a lock and wakes the writer when the buffer was
+/// empty, so the threads that log (event loops) never make a system call for it and never
+/// block on the descriptor; under load many lines leave in one `write(2)`. When the descriptor
+/// cannot keep up and `capacity` bytes are pending, further lines are dropped and counted, and a
+/// line saying how many were lost is written once it drains again. `flush` (also run at exit)
+/// waits, boundedly, until everything queued has been written.
+final class LogLineWriter: @unchecked Sendable {
+    // @unchecked Sendable: every mutable field is read and written only with `condition` locked.
+    /// The process's stdout.
+    static let standardOutput = LogLineWriter(descriptor: 1)
+
+    private let descriptor: Int32
+    private let capacity: Int
+    private let condition = NSCondition()
+    private var pending: [UInt8] = []
+    private var dropped = 0
+    private var writing = false
+    private var started = false
+
+    init(descriptor: Int32, capacity: Int = 4 << 20) {
+        self.descriptor = descriptor
+        self.capacity = capacity
+    }
+
+    /// Queues one whole line (newline included).
+    func enqueue(_ line: [UInt8]) {
+        condition.lock()
+        if !started {
+            started = true
+            let thread = Thread { [self] in run() }
+            thread.name = "wsgate-log"
+            thread.start()
+            // Lines queued when the process exits are written before it does.
+            atexit { LogLineWriter.standardOutput.flush(within: 2) }
+        }
+        if pending.count + line.count > capacity {
+            dropped += 1
+        } else {
+            let wasEmpty = pending.isEmpty
+            pending.append(contentsOf: line)
+            if wasEmpty { condition.signal() }
+        }
+        condition.unlock()
+    }
+
+    /// Waits until every queued line has been written, at most `seconds`.
+    func flush(within seconds: Double) {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        while (!pending.isEmpty || writing) && condition.wait(until: deadline) {}
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while pending.isEmpty && dropped == 0 { condition.wait() }
+            var batch: [UInt8] = []
+            swap(&batch, &pending)
+            let lost = dropped
+            dropped = 0
+            writing = true
+            condition.unlock()
+
+            if lost > 0 {
+                let note = "\(LineLogHandler.timestampText()) warning wsgate: \(lost) log line\(lost == 1 ? "" : "s") dropped: stdout could not keep up\n"
+                Self.write(Array(note.utf8), to: descriptor)
+            }
+            Self.write(batch, to: descriptor)
+
+            condition.lock()
+            writing = false
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    /// Writes all of `bytes` (retrying short writes and EINTR); a closed or failing descriptor
+    /// loses them rather than stopping the gateway.
+    static func write(_ bytes: [UInt8], to descriptor: Int32) {
+        bytes.withUnsafeBytes { raw in
             var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            while offset < raw.count {
+                let written = Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
                 if written > 0 {
                     offset += written
                 } else if written < 0 && errno == EINTR {
