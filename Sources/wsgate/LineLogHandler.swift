@@ -186,8 +186,10 @@ struct LineLogHandler: LogHandler {
 /// Writes log lines to a descriptor from one background thread, in batches.
 ///
 /// `enqueue` only appends to a buffer under a lock and wakes the writer when the buffer was
-/// empty, so the threads that log (event loops) never make a system call for it and never
-/// block on the descriptor; under load many lines leave in one `write(2)`. When the descriptor
+/// empty; the writer then lets lines gather for `batchWindow` before one `write(2)`. So the
+/// threads that log (event loops) never block on the descriptor, and under load a wake-up and a
+/// write serve many lines instead of one each (which, on a gateway pinned to one core, would
+/// cost a context switch per line). When the descriptor
 /// cannot keep up and `capacity` bytes are pending, further lines are dropped and counted, and a
 /// line saying how many were lost is written once it drains again. `flush` (also run at exit)
 /// waits, boundedly, until everything queued has been written.
@@ -198,6 +200,8 @@ final class LogLineWriter: @unchecked Sendable {
 
     private let descriptor: Int32
     private let capacity: Int
+    /// How long lines gather after the first one before they are written.
+    private let batchWindow: UInt32 = 5_000  // µs
     private let condition = NSCondition()
     private var pending: [UInt8] = []
     private var dropped = 0
@@ -242,6 +246,9 @@ final class LogLineWriter: @unchecked Sendable {
         while true {
             condition.lock()
             while pending.isEmpty && dropped == 0 { condition.wait() }
+            condition.unlock()
+            usleep(batchWindow)
+            condition.lock()
             var batch: [UInt8] = []
             swap(&batch, &pending)
             let lost = dropped
