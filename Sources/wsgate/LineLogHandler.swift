@@ -229,7 +229,9 @@ final class LogLineWriter: @unchecked Sendable {
         } else {
             let wasEmpty = pending.isEmpty
             pending.append(contentsOf: line)
-            if wasEmpty { condition.signal() }
+            // Broadcast, not signal: a `flush` may be waiting on the same condition, and waking
+            // it instead of the writer would leave the lines unwritten.
+            if wasEmpty { condition.broadcast() }
         }
         condition.unlock()
     }
