@@ -1,4 +1,3 @@
-import CJansson
 import COpenSSL
 
 /// OpenSSL's own speed for what the verifier does, measured in-process, so `wsgate-bench verify`
@@ -30,21 +29,5 @@ public enum OpenSSLBaseline {
         let end = clock()
         if !ok { OpenSSLErrors.clear() }
         return ok ? end - start : nil
-    }
-}
-
-/// The claims-parsing step of verification on its own, so `wsgate-bench verify` can show how much
-/// of the full path jansson takes and what that leaves reachable.
-public enum ClaimsParsingBaseline {
-    /// Parses claims JSON exactly as `JWTVerifier` does (depth bound, jansson with
-    /// `JSON_REJECT_DUPLICATES`), checks it is an object, and frees it; false when it is refused.
-    public static func parse(_ claims: UnsafeRawBufferPointer) -> Bool {
-        switch JSONDocument.parse(claims) {
-        case .success(let json):
-            let document = ClaimsDocument(owning: json)
-            return wsgate_json_is_object(document.root) != 0
-        case .failure:
-            return false
-        }
     }
 }

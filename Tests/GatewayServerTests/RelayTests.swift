@@ -171,9 +171,13 @@ import Testing
                 let (client, _, _) = try await Self.open(port: port, headers: [("Authorization", "Bearer \(token)")])
                 #expect(await gateway.waitUntilIdle(timeout: .milliseconds(200)) == false, "idle with a connection open")
                 #expect(gateway.relayedConnections == 1)
+                let clock = ContinuousClock()
+                let start = clock.now
                 async let idle = gateway.waitUntilIdle(timeout: .seconds(10))
                 await client.abort()
                 #expect(await idle)
+                // Woken by the close, not by the end of the bound.
+                #expect(clock.now - start < .seconds(5))
                 #expect(gateway.openClientConnections == 0 && gateway.openUpstreamConnections == 0 && gateway.relayedConnections == 0)
             }
         }

@@ -346,12 +346,14 @@ struct HandshakePlanner {
             var generator = SystemRandomNumberGenerator()
             bytes = (generator.next(), generator.next())
         }
-        let digits = Array("0123456789abcdef".utf8)
+        @inline(__always) func hexDigit(_ nibble: UInt8) -> UInt8 {
+            nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+        }
         return withUnsafeBytes(of: &bytes) { raw in
             String(unsafeUninitializedCapacity: 32) { out in
                 for (index, byte) in raw.enumerated() {
-                    out[2 * index] = digits[Int(byte >> 4)]
-                    out[2 * index + 1] = digits[Int(byte & 0xF)]
+                    out[2 * index] = hexDigit(byte >> 4)
+                    out[2 * index + 1] = hexDigit(byte & 0xF)
                 }
                 return 32
             }
