@@ -76,6 +76,9 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .executableTarget(
@@ -116,7 +119,12 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayServerTests",
-            dependencies: ["GatewayServer", "GatewayTesting", "GatewayAuth", "GatewayConfig"]
+            dependencies: [
+                "GatewayServer", "GatewayTesting", "GatewayAuth", "GatewayConfig",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -36,6 +36,12 @@ public struct VerifiedToken: Sendable {
     public var subject: String? { document.member("sub").flatMap(JSONDocument.string) }
     /// `exp` in seconds since the epoch, when present.
     public var expiresAt: Double? { document.member("exp").flatMap(JSONDocument.number) }
+    /// `iat` in seconds since the epoch, when present (RFC 7519 §4.1.6).
+    public var issuedAt: Double? { document.member("iat").flatMap(JSONDocument.number) }
+    /// `jti`, when present and a string (RFC 7519 §4.1.7).
+    public var tokenID: String? { document.member("jti").flatMap(JSONDocument.string) }
+    /// `sid`, the identity provider's session id (OpenID Connect Front-Channel Logout §3), when a string.
+    public var sessionID: String? { document.member("sid").flatMap(JSONDocument.string) }
 
     /// The verified claims set (converted on each access; prefer `value(at:)` for a few claims).
     public var claims: [String: JSONValue] { JSONDocument.object(document.root) }

@@ -15,7 +15,12 @@ import Yams
 /// ```
 public enum ConfigurationLoader {
     /// Top-level keys of the config.
-    static let topLevelKeys = ["listen", "admin", "keys", "auth", "routes", "rejection_log", "limits", "trusted_proxies"]
+    static let topLevelKeys = [
+        "listen", "admin", "keys", "auth", "routes", "rejection_log", "limits", "trusted_proxies", "state_dir", "revocation",
+    ]
+
+    /// Where a single instance keeps its revocations when `state_dir` is not given.
+    public static let defaultStateDirectory = "/var/lib/wsgate"
 
     /// Loads the config file at `path`; relative file paths inside it resolve against its directory.
     public static func load(
@@ -68,6 +73,8 @@ public enum ConfigurationLoader {
         let rejectionLog = reader.rejectionLog(top["rejection_log"])
         let limits = reader.limits(top["limits"])
         let trustedProxies = reader.trustedProxies(top["trusted_proxies"])
+        let stateDirectory = top["state_dir"].flatMap(reader.nonEmptyString).map(reader.resolve) ?? defaultStateDirectory
+        let revocation = reader.revocationSettings(top["revocation"])
 
         // Whole-config checks, made only where the parts they compare were readable.
         let problemsInParts = reader.problems.count
@@ -106,6 +113,8 @@ public enum ConfigurationLoader {
             trustedProxies: trustedProxies
         )
         configuration.remoteKeySets = configuredKeys.remoteKeySets
+        configuration.stateDirectory = stateDirectory
+        configuration.revocation = revocation
         return configuration
     }
 

@@ -68,4 +68,14 @@ extension ConfigurationReader {
         }
         return blocks
     }
+
+    /// Reads `revocation:` (`default_ttl`).
+    func revocationSettings(_ located: ConfigNode?) -> RevocationSettings {
+        var settings = RevocationSettings()
+        guard let located, let entry = mapping(located, allowed: ["default_ttl"]) else { return settings }
+        if let node = entry["default_ttl"], let ttl = duration(node, minimum: ConfigDuration(nanoseconds: 1_000_000_000)) {
+            settings.defaultTTLSeconds = Double(ttl.nanoseconds) / 1e9
+        }
+        return settings
+    }
 }

@@ -1,3 +1,4 @@
+import GatewayAuth
 import GatewayServer
 
 extension ConfigurationReader {
@@ -37,16 +38,61 @@ extension ConfigurationReader {
         return out
     }
 
-    /// Reads `admin:`.
+    /// Reads `admin:`. Authentication (SESSIONS.md): `token_file` / `token_env` (a static bearer
+    /// token) and/or `require_scopes` (a JWT the gateway's own keys verify); an address that is not
+    /// loopback needs one of them, since the admin API can revoke sessions and reload the config.
     func admin(_ located: ConfigNode?) -> AdminConfiguration? {
-        guard let located, let entry = mapping(located, allowed: ["address", "recent_rejections"]) else { return nil }
+        let allowed = ["address", "recent_rejections", "token_file", "token_env", "require_scopes", "public_metrics"]
+        guard let located, let entry = mapping(located, allowed: allowed) else { return nil }
         guard let node = entry["address"] else {
             report(path: entry.path("address"), line: located.line, "is required (host:port, e.g. 127.0.0.1:9090)")
             return nil
         }
         let recent = entry["recent_rejections"].flatMap { integer($0, in: 1...1_000_000) }
         guard let endpoint = endpoint(node) else { return nil }
-        return AdminConfiguration(endpoint: endpoint, recentRejections: recent ?? 1000)
+        var admin = AdminConfiguration(endpoint: endpoint, recentRejections: recent ?? 1000)
+        if entry["token_file"] != nil, entry["token_env"] != nil {
+            report(path: entry.path("token_env"), line: entry["token_env"]?.line, "give token_file or token_env, not both")
+        }
+        let bothGiven = entry["token_file"] != nil && entry["token_env"] != nil
+        do throws(KeyError) {
+            var secret: [UInt8]?
+            if bothGiven {
+                secret = nil
+            } else if let fileNode = entry["token_file"], let path = nonEmptyString(fileNode) {
+                secret = try KeyMaterialReader.secret(fromFile: resolve(path))
+            } else if let envNode = entry["token_env"], let name = nonEmptyString(envNode) {
+                secret = try KeyMaterialReader.secret(fromEnvironment: name, environment: environment)
+            }
+            if let secret {
+                let fieldNode = entry["token_file"] ?? entry["token_env"]!
+                guard let text = String(validating: secret, as: UTF8.self),
+                      text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                    report(fieldNode, "the admin token must be printable ASCII without spaces (it travels in an Authorization header)")
+                    return nil
+                }
+                guard text.utf8.count >= 16 else {
+                    report(fieldNode, "the admin token is \(text.utf8.count) bytes; use at least 16 (e.g. openssl rand -hex 32)")
+                    return nil
+                }
+                admin.bearerToken = text
+            }
+        } catch {
+            report(entry["token_file"] ?? entry["token_env"]!, error.description)
+        }
+        if let scopesNode = entry["require_scopes"], let scopes = strings(scopesNode) {
+            if scopes.isEmpty {
+                report(scopesNode, "list at least one scope, e.g. [wsgate.admin]")
+            } else {
+                admin.requiredScopes = scopes.map(\.0)
+            }
+        }
+        if let metricsNode = entry["public_metrics"], let flag = bool(metricsNode) { admin.publicMetrics = flag }
+        let authGiven = entry["token_file"] != nil || entry["token_env"] != nil || entry["require_scopes"] != nil
+        if !authGiven, !ConfigurationReader.isLoopback(host: endpoint.host) {
+            report(node, "\(endpoint) is not a loopback address: set admin.token_file, admin.token_env or admin.require_scopes, since the admin API can revoke sessions and reload the config")
+        }
+        return admin
     }
 
     /// `host:port` or `[v6]:port`; port 0 asks the kernel for a free port.

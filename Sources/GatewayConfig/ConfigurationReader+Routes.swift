@@ -8,7 +8,7 @@ extension ConfigurationReader {
     static let routeKeys = [
         "path", "upstream", "auth", "require_claims", "require_scopes", "claims_to_headers",
         "forward_payload_header", "forward_token", "allowed_origins", "token_sources",
-        "expiry_close_code", "max_connections", "tls_ca_file", "insecure_skip_verify",
+        "expiry_close_code", "max_connections", "tls_ca_file", "insecure_skip_verify", "token_refresh",
     ]
 
     /// Headers a route may not set from claims: they carry the handshake itself, or the gateway
@@ -125,9 +125,20 @@ extension ConfigurationReader {
             }
         }
         let maxConnections = entry["max_connections"].flatMap { integer($0, in: 1...Int.max) }
+        var tokenRefresh: TokenRefreshSettings?
+        if let node = entry["token_refresh"], let settings = mapping(node, allowed: ["notify_before", "grace"]) {
+            var refresh = TokenRefreshSettings()
+            if let notify = settings["notify_before"], let value = duration(notify, minimum: ConfigDuration(nanoseconds: 0)) {
+                refresh.notifyBefore = .nanoseconds(value.nanoseconds)
+            }
+            if let grace = settings["grace"], let value = duration(grace, minimum: ConfigDuration(nanoseconds: 0)) {
+                refresh.grace = .nanoseconds(value.nanoseconds)
+            }
+            tokenRefresh = refresh
+        }
 
         if auth == .none {
-            for key in ["require_claims", "require_scopes", "claims_to_headers", "forward_payload_header", "forward_token", "token_sources"] {
+            for key in ["require_claims", "require_scopes", "claims_to_headers", "forward_payload_header", "forward_token", "token_sources", "token_refresh"] {
                 if let node = entry[key], !(key == "forward_token" && node.node.bool == false) {
                     report(path: node.path, line: entry.entries.first { $0.key == key }?.keyNode.mark?.line ?? node.line,
                            "has no effect on a route with auth: none")
@@ -147,7 +158,8 @@ extension ConfigurationReader {
             allowedOrigins: allowedOrigins,
             tokenSources: tokenSources,
             expiryCloseCode: expiryCloseCode,
-            maxConnections: maxConnections
+            maxConnections: maxConnections,
+            tokenRefresh: tokenRefresh
         )
     }
 

@@ -35,7 +35,8 @@ struct DemoCommand: AsyncParsableCommand {
             routes: [
                 RouteConfiguration(
                     pattern: .exact("/wss/demo"), upstreams: [upstream], auth: .required,
-                    claimsToHeaders: [ClaimHeader(claim: "sub", header: "X-User-Id"), ClaimHeader(claim: "role", header: "X-User-Role")]
+                    claimsToHeaders: [ClaimHeader(claim: "sub", header: "X-User-Id"), ClaimHeader(claim: "role", header: "X-User-Role")],
+                    tokenRefresh: TokenRefreshSettings(notifyBefore: .seconds(60), grace: .seconds(25))
                 ),
                 RouteConfiguration(pattern: .exact("/wss/public"), upstreams: [upstream], auth: AuthMode.none),
             ],
@@ -55,9 +56,10 @@ struct DemoCommand: AsyncParsableCommand {
 
             wsgate demo is running (Ctrl-C stops it).
               echo backend   ws://127.0.0.1:\(backendPort)/
-              gateway        ws://127.0.0.1:\(gatewayPort)/wss/demo     (token required; sub and role become X-User-Id, X-User-Role)
+              gateway        ws://127.0.0.1:\(gatewayPort)/wss/demo     (token required; sub and role become X-User-Id, X-User-Role;
+                                                                   token refresh on: send {"type":"wsgate.refresh","token":"<new token>"})
                              ws://127.0.0.1:\(gatewayPort)/wss/public   (no token)
-              admin          http://127.0.0.1:\(admin)/metrics  /rejections  /healthz
+              admin          http://127.0.0.1:\(admin)/metrics  /rejections  /sessions  /revocations  /healthz
 
             A token for sub=alice, role=member, valid \(ttl / 60) minutes (HS256, kid demo):
 
@@ -66,6 +68,10 @@ struct DemoCommand: AsyncParsableCommand {
             Connect (the backend's first message shows the headers the gateway injected; send 'nihao' to be closed):
               python3 -m websockets 'ws://127.0.0.1:\(gatewayPort)/wss/demo?access_token=\(token)'
               websocat -H 'Authorization: Bearer \(token)' ws://127.0.0.1:\(gatewayPort)/wss/demo
+            Watch a revocation: list the live sessions, then revoke alice (her sockets close with 4003,
+            and her token is refused with 401 token_revoked from then on):
+              \(CommandLine.arguments[0]) sessions --admin http://127.0.0.1:\(admin)
+              \(CommandLine.arguments[0]) revoke --admin http://127.0.0.1:\(admin) --sub alice --reason 'logged out by the demo'
             Without a token the gateway answers 401 before any upgrade:
               curl -i -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' http://127.0.0.1:\(gatewayPort)/wss/demo
 

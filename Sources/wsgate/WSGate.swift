@@ -14,6 +14,9 @@ struct WSGate: AsyncParsableCommand {
             TokenCommand.self,
             EchoBackendCommand.self,
             RejectionsCommand.self,
+            SessionsCommand.self,
+            RevokeCommand.self,
+            RevocationsCommand.self,
         ]
     )
 }

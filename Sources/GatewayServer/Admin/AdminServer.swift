@@ -19,7 +19,8 @@ public struct AdminResponder: Sendable {
     }
 }
 
-/// The admin listener: `/healthz`, `/readyz`, `/metrics`, `/rejections?limit=N`, `POST /reload`.
+/// The admin listener: `/healthz`, `/readyz`, `/metrics`, `/rejections?limit=N`, `POST /reload`,
+/// and the live-session API of SESSIONS.md (`/sessions`, `/sessions/revoke`, `/revocations`).
 /// It never shares the client listener, and binds loopback by default.
 enum AdminServer {
     static func bind(endpoint: SocketEndpoint, group: EventLoopGroup, gateway: Gateway, responder: AdminResponder?) async throws -> Channel {
@@ -35,13 +36,21 @@ enum AdminServer {
     }
 }
 
+/// One admin connection: reads a request (body bounded), checks credentials, answers.
 final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// The largest request body accepted (a revoke body is a few hundred bytes).
+    static let maxBodyBytes = 64 * 1024
+
     private let gateway: Gateway
     private let responder: AdminResponder?
     private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var bodyTooLarge = false
+    /// Whether the connection stays open after the answer (HTTP/1.1 without `Connection: close`).
+    private var keepAlive = true
 
     init(gateway: Gateway, responder: AdminResponder?) {
         self.gateway = gateway
@@ -52,17 +61,54 @@ final class AdminHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
-        case .body:
-            break
+            keepAlive = head.isKeepAlive
+            body.removeAll(keepingCapacity: false)
+            bodyTooLarge = false
+        case .body(let chunk):
+            guard !bodyTooLarge else { return }
+            if body.count + chunk.readableBytes > AdminHandler.maxBodyBytes {
+                bodyTooLarge = true
+                body = []
+            } else {
+                body.append(contentsOf: chunk.readableBytesView)
+            }
         case .end:
             guard let head else { return }
             self.head = nil
-            respond(to: head, context: context)
+            if bodyTooLarge {
+                send(.payloadTooLarge, "{\"error\":\"the body is over \(AdminHandler.maxBodyBytes) bytes\"}", context: context)
+                return
+            }
+            respond(to: head, body: body, context: context)
+            body = []
         }
     }
 
-    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
+    private func respond(to head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
         let (path, query) = HandshakePlanner.split(uri: head.uri)
+        if let admin = gateway.configuration.admin {
+            let authenticator = AdminAuthenticator(configuration: admin)
+            let verdict = authenticator.verdict(
+                path: path, authorization: head.headers["authorization"], verifier: gateway.runtime.snapshot.verifier,
+                now: gateway.runtime.now
+            )
+            switch verdict {
+            case .allowed:
+                break
+            case .missing:
+                send(.unauthorized, "{\"error\":\"admin credentials required\"}", context: context,
+                     extraHeaders: [("WWW-Authenticate", "Bearer realm=\"wsgate-admin\"")])
+                return
+            case .invalid:
+                send(.unauthorized, "{\"error\":\"admin credentials are not valid\"}", context: context,
+                     extraHeaders: [("WWW-Authenticate", "Bearer realm=\"wsgate-admin\", error=\"invalid_token\"")])
+                return
+            case .insufficientScope:
+                send(.forbidden, "{\"error\":\"the token lacks a required admin scope\"}", context: context,
+                     extraHeaders: [("WWW-Authenticate", "Bearer realm=\"wsgate-admin\", error=\"insufficient_scope\"")])
+                return
+            }
+        }
         switch (head.method, path) {
         case (.GET, "/healthz"):
             send(.ok, "{\"status\":\"ok\"}", context: context)
@@ -82,34 +128,97 @@ final class AdminHandler: ChannelInboundHandler {
             }
             let lines = gateway.rejectionLog.recent(limit: limit).map { $0.jsonLine() }
             send(.ok, "[" + lines.joined(separator: ",") + "]", context: context)
+        case (.GET, "/sessions"):
+            do {
+                let listing = gateway.sessions(try SessionQuery(query: query))
+                let instance = gateway.instanceName
+                let items = listing.sessions.map { $0.jsonObject(instance: instance) }
+                send(.ok, "{\"count\":\(listing.count),\"sessions\":[" + items.joined(separator: ",") + "]}", context: context)
+            } catch {
+                send(.badRequest, error.jsonBody, context: context)
+            }
+        case (.POST, "/sessions/revoke"):
+            let request: RevokeRequest
+            do {
+                request = try RevokeRequest(body: body, now: gateway.runtime.now)
+            } catch {
+                send(.badRequest, error.jsonBody, context: context)
+                return
+            }
+            // Saving to state_dir touches the disk: off the event loop.
+            let gateway = self.gateway
+            answerLater(context: context) {
+                let outcome = gateway.revoke(request)
+                var text = "{\"revocation\":\(outcome.revocation.jsonObject),\"closed\":\(outcome.closed)"
+                if let problem = outcome.saveProblem { text += ",\"warning\":\(RejectionRecord.quote("not saved: " + problem))" }
+                return (.ok, text + "}")
+            }
+        case (.GET, "/revocations"):
+            let gateway = self.gateway
+            answerLater(context: context) {
+                let items = gateway.revocations.map(\.jsonObject)
+                return (.ok, "{\"count\":\(items.count),\"revocations\":[" + items.joined(separator: ",") + "]}")
+            }
+        case (.DELETE, _) where path.hasPrefix("/revocations/"):
+            let id = String(path.dropFirst("/revocations/".count))
+            guard RevocationID.isValid(id) else {
+                send(.badRequest, AdminRequestError(field: "id", "must be 32 lowercase hex digits").jsonBody, context: context)
+                return
+            }
+            let gateway = self.gateway
+            answerLater(context: context) {
+                guard let (revocation, problem) = gateway.liftRevocation(id: id) else {
+                    return (.notFound, "{\"error\":\"no such revocation\",\"field\":\"id\"}")
+                }
+                var text = "{\"lifted\":\(revocation.jsonObject)"
+                if let problem { text += ",\"warning\":\(RejectionRecord.quote("not saved: " + problem))" }
+                return (.ok, text + "}")
+            }
         case (.POST, "/reload"):
             guard let reload = responder?.reload else {
                 send(.notFound, "{\"error\":\"reload is not available\"}", context: context)
                 return
             }
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            let promise = context.eventLoop.makePromise(of: String?.self)
-            promise.completeWithTask { await reload() }
-            promise.futureResult.whenSuccess { problems in
-                let (handler, context) = bound.value
-                if let problems {
-                    handler.send(.unprocessableEntity, "{\"status\":\"refused\",\"problems\":\(RejectionRecord.quote(problems))}", context: context)
-                } else {
-                    handler.send(.ok, "{\"status\":\"reloaded\"}", context: context)
+            answerLater(context: context) {
+                if let problems = await reload() {
+                    return (.unprocessableEntity, "{\"status\":\"refused\",\"problems\":\(RejectionRecord.quote(problems))}")
                 }
+                return (.ok, "{\"status\":\"reloaded\"}")
             }
+        case (_, "/healthz"), (_, "/readyz"), (_, "/metrics"), (_, "/rejections"), (_, "/sessions"), (_, "/revocations"),
+             (_, "/sessions/revoke"), (_, "/reload"):
+            send(.methodNotAllowed, "{\"error\":\"method not allowed\"}", context: context)
         default:
             send(.notFound, "{\"error\":\"not found\"}", context: context)
         }
     }
 
-    private func send(_ status: HTTPResponseStatus, _ body: String, contentType: String = "application/json", context: ChannelHandlerContext) {
+    /// Runs `work` off the event loop (it may touch the disk or wait), then answers on the loop.
+    private func answerLater(context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> (HTTPResponseStatus, String)) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let promise = context.eventLoop.makePromise(of: (HTTPResponseStatus, String).self)
+        promise.completeWithTask { await work() }
+        promise.futureResult.whenSuccess { status, text in
+            let (handler, context) = bound.value
+            handler.send(status, text, context: context)
+        }
+    }
+
+    private func send(
+        _ status: HTTPResponseStatus, _ body: String, contentType: String = "application/json", context: ChannelHandlerContext,
+        extraHeaders: [(String, String)] = []
+    ) {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+        headers.add(name: "Cache-Control", value: "no-store")
+        for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
+        }
     }
 }
-

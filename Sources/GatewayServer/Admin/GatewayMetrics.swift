@@ -30,6 +30,8 @@ final class RouteMetrics: Sendable {
     private let framesOut: Counter
     private let bytesIn: Counter
     private let bytesOut: Counter
+    private let revoked: Counter
+    private let refreshResults: [String: Counter]
 
     /// Handles for the route labelled `route` (`-` for requests that matched none).
     init(route: String) {
@@ -45,6 +47,22 @@ final class RouteMetrics: Sendable {
         framesOut = Counter(label: "wsgate_frames_total", dimensions: [("route", route), ("direction", "upstream_to_client")])
         bytesIn = Counter(label: "wsgate_bytes_total", dimensions: [("route", route), ("direction", "client_to_upstream")])
         bytesOut = Counter(label: "wsgate_bytes_total", dimensions: [("route", route), ("direction", "upstream_to_client")])
+        revoked = Counter(label: "wsgate_sessions_revoked_total", dimensions: [("route", route)])
+        var refresh: [String: Counter] = [:]
+        for result in TokenRefresh.results {
+            refresh[result] = Counter(label: "wsgate_token_refresh_total", dimensions: [("route", route), ("result", result)])
+        }
+        refreshResults = refresh
+    }
+
+    /// One token refresh on an open socket ended with `result` (`ok` or a reason code).
+    func tokenRefresh(result: String) {
+        refreshResults[result]?.increment()
+    }
+
+    /// A live session was closed by a revocation.
+    func sessionRevoked() {
+        revoked.increment()
     }
 
     func rejected(_ rejection: Rejection) {

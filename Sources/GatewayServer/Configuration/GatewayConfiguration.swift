@@ -25,6 +25,11 @@ public struct GatewayConfiguration: Sendable {
     public var trustedProxies: [CIDRBlock]
     /// JWKS documents fetched over HTTP(S) and refreshed while running (`keys[].jwks_url`).
     public var remoteKeySets: [RemoteKeySetConfiguration] = []
+    /// Where a single instance keeps its revocations across restarts (`state_dir`); nil keeps
+    /// them in memory only (tests, and configurations built in code).
+    public var stateDirectory: String?
+    /// How revocations last (`revocation:`).
+    public var revocation = RevocationSettings()
 
     /// Creates a configuration.
     public init(
@@ -155,11 +160,40 @@ public struct AdminConfiguration: Sendable {
     public var endpoint: SocketEndpoint
     /// How many recent rejections `/rejections` keeps.
     public var recentRejections: Int
+    /// A static bearer token (`admin.token_file` / `admin.token_env`), compared in constant time.
+    public var bearerToken: String?
+    /// Scopes a JWT (verified by the gateway's own keys and policy) must grant to act as admin
+    /// (`admin.require_scopes`); nil when JWTs are not accepted.
+    public var requiredScopes: [String]?
+    /// `/metrics` answers without authentication (`admin.public_metrics`).
+    public var publicMetrics: Bool
 
     /// Creates an admin configuration.
-    public init(endpoint: SocketEndpoint, recentRejections: Int = 1000) {
+    public init(
+        endpoint: SocketEndpoint, recentRejections: Int = 1000, bearerToken: String? = nil, requiredScopes: [String]? = nil,
+        publicMetrics: Bool = false
+    ) {
         self.endpoint = endpoint
         self.recentRejections = recentRejections
+        self.bearerToken = bearerToken
+        self.requiredScopes = requiredScopes
+        self.publicMetrics = publicMetrics
+    }
+
+    /// Whether any authentication method is configured (then every endpoint but the probes needs
+    /// a bearer).
+    public var requiresAuthentication: Bool { bearerToken != nil || requiredScopes != nil }
+}
+
+/// How long revocations last when the request does not say (SESSIONS.md).
+public struct RevocationSettings: Sendable {
+    /// A `sub` or `sid` revocation, and a `jti`/`session` one whose token's `exp` is unknown
+    /// (`revocation.default_ttl`, default 24h).
+    public var defaultTTLSeconds: Double
+
+    /// Creates the settings.
+    public init(defaultTTLSeconds: Double = 86_400) {
+        self.defaultTTLSeconds = defaultTTLSeconds
     }
 }
 
@@ -366,6 +400,8 @@ public struct RouteConfiguration: Sendable {
     public var expiryCloseCode: UInt16
     /// Cap on open connections for this route; nil is no cap beyond the global one.
     public var maxConnections: Int?
+    /// Token refresh on the open socket (SESSIONS.md), when the route enables it.
+    public var tokenRefresh: TokenRefreshSettings?
 
     /// Creates a route.
     public init(
@@ -379,7 +415,8 @@ public struct RouteConfiguration: Sendable {
         allowedOrigins: [String]? = nil,
         tokenSources: [TokenSource]? = nil,
         expiryCloseCode: UInt16 = 4001,
-        maxConnections: Int? = nil
+        maxConnections: Int? = nil,
+        tokenRefresh: TokenRefreshSettings? = nil
     ) {
         self.pattern = pattern
         self.upstreams = upstreams
@@ -392,6 +429,22 @@ public struct RouteConfiguration: Sendable {
         self.tokenSources = tokenSources
         self.expiryCloseCode = expiryCloseCode
         self.maxConnections = maxConnections
+        self.tokenRefresh = tokenRefresh
+    }
+}
+
+/// A route's `token_refresh:` (SESSIONS.md): clients send `{"type":"wsgate.refresh","token":…}`
+/// on the open socket; the gateway warns them before `exp` and closes after `exp` + `grace`.
+public struct TokenRefreshSettings: Sendable, Hashable {
+    /// Send `{"type":"wsgate.token_expiring","exp":N}` this long before `exp` (0: never).
+    public var notifyBefore: TimeAmount
+    /// How long after `exp` the connection stays open (for a refresh in flight).
+    public var grace: TimeAmount
+
+    /// Creates the settings.
+    public init(notifyBefore: TimeAmount = .seconds(60), grace: TimeAmount = .seconds(25)) {
+        self.notifyBefore = notifyBefore
+        self.grace = grace
     }
 }
 

@@ -89,7 +89,8 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let runtime = self.runtime
         let limits = snapshot.configuration.limits
         let now = runtime.now
-        let decision = HandshakePlanner(snapshot: snapshot).decide(head: head, client: facts, now: now) { route in
+        let revocations = runtime.revocations.current
+        let decision = HandshakePlanner(snapshot: snapshot).decide(head: head, client: facts, now: now, revocations: revocations) { route in
             if runtime.draining.load(ordering: .relaxed) { return .connectionLimit }
             if !runtime.admission.allowHandshake(from: self.facts.clientIP, limit: limits.maxHandshakesPerIPPerSecond, now: now) {
                 return .rateLimited
@@ -231,14 +232,17 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             let seconds = max(0, exp + leeway - runtime.now)
             expiry = .nanoseconds(Int64(min(seconds, 10 * 365 * 86_400) * 1e9))
         }
+        var info = SessionInfo(
+            id: plan.context.requestID ?? "", route: plan.route.label, client: facts.address, openedAt: runtime.now
+        )
+        if let token = plan.token, let digest = plan.tokenDigest { info.adopt(token, digest: digest) }
         let session = RelaySession(
             runtime: runtime,
             snapshot: snapshot,
             route: plan.route,
             client: context.channel,
             upstream: upstream.channel,
-            clientAddress: facts.address,
-            subject: plan.token?.subject,
+            info: info,
             slots: slots
         )
         do {
@@ -255,7 +259,11 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             upstream.channel.close(promise: nil)
             return
         }
-        session.start(expiry: expiry)
+        var headerValues: [String?] = []
+        if plan.route.route.tokenRefresh != nil, let token = plan.token {
+            headerValues = TokenRefresh.headerValues(of: token, route: plan.route.route)
+        }
+        session.start(expiry: expiry, injectedHeaderValues: headerValues)
         // Bytes the decoders handed over on removal arrived outside a read batch: flush them now.
         session.clientRelay.flush()
         session.upstreamRelay.flush()

@@ -10,6 +10,8 @@ struct UpstreamPlan {
     var head: HTTPRequestHead
     /// The verified token, when one was given.
     let token: VerifiedToken?
+    /// SHA-256 (hex) of the verified token, for the session registry and session revocations.
+    let tokenDigest: String?
     /// The client offered the `bearer` subprotocol carrier.
     let offeredBearerProtocol: Bool
     /// The client's path (no query), mapped onto each upstream's path when connecting.
@@ -75,11 +77,13 @@ struct HandshakePlanner {
     let snapshot: GatewaySnapshot
 
     /// Decides what to do with `head`. `admission` is asked once the request is a valid upgrade
-    /// for a known route (connection caps, rate limits) and may refuse it.
+    /// for a known route (connection caps, rate limits) and may refuse it; a verified token that
+    /// `revocations` covers is refused (`token_revoked`).
     func decide(
         head: HTTPRequestHead,
         client: ClientFacts,
         now: Double,
+        revocations: RevocationSet = RevocationSet(),
         admission: (CompiledRoute) -> Rejection?
     ) -> HandshakeDecision {
         let (path, query) = HandshakePlanner.split(uri: head.uri)
@@ -121,6 +125,7 @@ struct HandshakePlanner {
         // Token: find, verify, check the route's requirements.
         var verified: VerifiedToken?
         var presented: String?
+        var digest: String?
         if route.route.auth != .none {
             switch findToken(head: head, query: query, sources: route.sources) {
             case .conflict:
@@ -132,13 +137,23 @@ struct HandshakePlanner {
                     return .reject(.tokenMissing, context)
                 }
             case .found(let raw):
-                context.tokenFingerprint = tokenFingerprint(raw)
+                let rawDigest = tokenDigest(raw)
+                context.tokenFingerprint = String(rawDigest.prefix(12))
                 do {
                     let token = try snapshot.verifier.verify(raw, now: now)
                     context.kid = token.kid
                     context.issuer = token.issuer
                     context.subject = token.subject
+                    if !revocations.isEmpty {
+                        var described = SessionInfo(id: "", route: route.label, client: client.address, openedAt: now)
+                        described.adopt(token, digest: rawDigest)
+                        if let revocation = revocations.match(described, now: now) {
+                            context.detail = "revoked by \(revocation.kind.rawValue) revocation \(revocation.id)"
+                            return .reject(.tokenRevoked, context)
+                        }
+                    }
                     try token.check(route.route.requirements)
+                    digest = rawDigest
                     verified = token
                     presented = raw
                 } catch {
@@ -155,7 +170,7 @@ struct HandshakePlanner {
             head: head, path: path, query: query, route: route, token: verified, presentedToken: presented,
             client: client, requestID: context.requestID
         )
-        return .forward(UpstreamPlan(route: route, head: upstreamHead, token: verified, offeredBearerProtocol: offeredBearer, clientPath: path, upstreamQuery: upstreamQuery, context: context))
+        return .forward(UpstreamPlan(route: route, head: upstreamHead, token: verified, tokenDigest: digest, offeredBearerProtocol: offeredBearer, clientPath: path, upstreamQuery: upstreamQuery, context: context))
     }
 
     // MARK: - Token discovery
@@ -246,6 +261,11 @@ struct HandshakePlanner {
                 continue
             case "sec-websocket-protocol":
                 continue  // rebuilt below from all values
+            case "sec-websocket-extensions" where config.tokenRefresh != nil:
+                // A refresh route reads the start of client text messages, which an extension
+                // such as permessage-deflate (RFC 7692) would compress, and with context takeover
+                // the backend could not inflate a stream with a message taken out: offer none.
+                continue
             default:
                 if lower.hasPrefix("x-jwt-") || route.spoofableHeaders.contains(lower) { continue }
                 headers.add(name: name, value: value)

@@ -22,6 +22,8 @@ public enum Rejection: Sendable, Hashable, CaseIterable {
     case signatureInvalid
     case tokenExpired
     case tokenNotYetValid
+    /// The token matches an active revocation (SESSIONS.md).
+    case tokenRevoked
     case issuerMismatch
     case audienceMismatch
     case claimForbidden
@@ -50,6 +52,7 @@ public enum Rejection: Sendable, Hashable, CaseIterable {
         case .signatureInvalid: "signature_invalid"
         case .tokenExpired: "token_expired"
         case .tokenNotYetValid: "token_not_yet_valid"
+        case .tokenRevoked: "token_revoked"
         case .issuerMismatch: "issuer_mismatch"
         case .audienceMismatch: "audience_mismatch"
         case .claimForbidden: "claim_forbidden"
@@ -72,7 +75,7 @@ public enum Rejection: Sendable, Hashable, CaseIterable {
         case .connectionLimit: .serviceUnavailable
         case .rateLimited: .tooManyRequests
         case .tokenMissing, .tokenMalformed, .tokenConflict, .algorithmNotAllowed, .unknownKey,
-             .signatureInvalid, .tokenExpired, .tokenNotYetValid, .issuerMismatch, .audienceMismatch:
+             .signatureInvalid, .tokenExpired, .tokenNotYetValid, .tokenRevoked, .issuerMismatch, .audienceMismatch:
             .unauthorized
         case .claimForbidden: .forbidden
         case .upstreamUnavailable: .badGateway

@@ -24,6 +24,7 @@ public final class Gateway: Sendable {
     /// Current TLS context per listener key; replaced on reload (certificate rotation).
     private let tlsContexts = NIOLockedValueBox<[String: NIOSSLContext]>([:])
     private let ownsGroup: Bool
+    private let pruning = NIOLockedValueBox<RepeatedTask?>(nil)
 
     /// Addresses the client listeners are bound to, in configuration order.
     public var listeningAddresses: [SocketAddress] {
@@ -90,6 +91,10 @@ public final class Gateway: Sendable {
                 let channel = try await gateway.bind(listener)
                 gateway.listeners.withLockedValue { $0.append((listener, channel)) }
             }
+            if let port = gateway.listeningAddresses.first?.port {
+                gateway.runtime.instance.withLockedValue { $0 = "\($0):\(port)" }
+            }
+            gateway.scheduleRevocationPruning()
             if let adminConfig = configuration.admin {
                 let channel = try await AdminServer.bind(
                     endpoint: adminConfig.endpoint, group: group, gateway: gateway, responder: admin
@@ -101,6 +106,15 @@ public final class Gateway: Sendable {
             throw error
         }
         return gateway
+    }
+
+    /// Drops expired revocations once a minute (off the event loop: it may save the file).
+    private func scheduleRevocationPruning() {
+        let runtime = self.runtime
+        let task = group.next().scheduleRepeatedTask(initialDelay: .minutes(1), delay: .minutes(1)) { _ in
+            Task { runtime.revocations.removeExpired(now: runtime.now) }
+        }
+        pruning.withLockedValue { $0 = task }
     }
 
     /// Receive buffers start small: a channel keeps its first buffer for life, and most WebSocket
@@ -306,6 +320,7 @@ public final class Gateway: Sendable {
     /// `drainTimeout` for them to close, then closes everything that is left.
     public func shutdown(drainTimeout: TimeAmount? = nil) async throws {
         runtime.draining.store(true, ordering: .relaxed)
+        pruning.withLockedValue { $0?.cancel(); $0 = nil }
         let channels = listeners.withLockedValue { list -> [Channel] in
             defer { list = [] }
             return list.map(\.channel)

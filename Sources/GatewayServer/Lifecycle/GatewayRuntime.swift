@@ -13,7 +13,11 @@ final class GatewayRuntime: Sendable {
     let metrics: GatewayMetrics
     private let current: NIOLockedValueBox<GatewaySnapshot>
     let admission: Admission
-    let registry = ConnectionRegistry()
+    let registry = SessionRegistry()
+    /// The revocations in force (SESSIONS.md).
+    let revocations: RevocationStore
+    /// This instance's name in session listings (`cluster.instance`, else host and first port).
+    let instance: NIOLockedValueBox<String>
 
     /// Open client connections (handshaking or relaying).
     let clientConnections = ManagedAtomic<Int>(0)
@@ -26,6 +30,10 @@ final class GatewayRuntime: Sendable {
     private let nextIdleWaiter = ManagedAtomic<Int>(0)
 
     init(snapshot: GatewaySnapshot, logger: Logger, rejectionLog: RejectionLog, metrics: GatewayMetrics) {
+        self.revocations = RevocationStore(
+            directory: snapshot.configuration.stateDirectory, logger: logger, now: Date().timeIntervalSince1970
+        )
+        self.instance = NIOLockedValueBox(ProcessInfo.processInfo.hostName)
         self.logger = logger
         self.rejectionLog = rejectionLog
         self.metrics = metrics
@@ -194,23 +202,4 @@ final class SlotCounter: Sendable {
             counts[key] = next > 0 ? next : nil
         }
     }
-}
-
-/// The live relayed connections, so a drain can reach every one of them. Touched only when a
-/// connection opens or closes, never per frame.
-final class ConnectionRegistry: Sendable {
-    // The sessions themselves (one reference each): an entry per open connection is all a drain
-    // needs, since a session knows its event loop.
-    private let sessions = NIOLockedValueBox<[ObjectIdentifier: RelaySession]>([:])
-
-    func add(_ session: RelaySession) {
-        sessions.withLockedValue { $0[ObjectIdentifier(session)] = session }
-    }
-
-    func remove(_ session: RelaySession) {
-        sessions.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(session)) }
-    }
-
-    var all: [RelaySession] { sessions.withLockedValue { Array($0.values) } }
-    var count: Int { sessions.withLockedValue { $0.count } }
 }

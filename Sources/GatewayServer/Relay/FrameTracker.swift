@@ -203,6 +203,21 @@ enum GatewayFrame {
     /// The payload of the gateway's keep-alive pings (the client's pong echoes it).
     static let keepalivePayload: [UInt8] = Array("wsgate-ka".utf8)
 
+    /// An unmasked text frame from the gateway to a client (its own JSON messages).
+    static func text(_ text: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let payload = Array(text.utf8)
+        var buffer = allocator.buffer(capacity: 10 + payload.count)
+        buffer.writeInteger(UInt8(0x81))
+        if payload.count < 126 {
+            buffer.writeInteger(UInt8(payload.count))
+        } else {
+            buffer.writeInteger(UInt8(126))
+            buffer.writeInteger(UInt16(payload.count))  // the gateway's messages stay under 64 KiB
+        }
+        buffer.writeBytes(payload)
+        return buffer
+    }
+
     /// A ping frame with `payload` (≤ 125 bytes).
     static func ping(payload: [UInt8], masked: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
         frame(opcode: 0x9, payload: Array(payload.prefix(125)), masked: masked, allocator: allocator)

@@ -14,6 +14,8 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     let side: RelaySession.Side
     /// Frames arriving on this handler's channel.
     var tracker: FrameTracker
+    /// On the client side of a `token_refresh` route: takes refresh messages out of the stream.
+    var interceptor: RefreshInterceptor?
     var session: RelaySession?
     var partner: RelayHandler?
     private var context: ChannelHandlerContext?
@@ -38,8 +40,20 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let session, let partner else { return }
         let buffer = unwrapInboundIn(data)
+        guard interceptor != nil else {
+            relay(buffer)
+            return
+        }
+        // Refresh messages never reach the backend: the tracker and the partner see the rest.
+        let output = interceptor!.consume(buffer)
+        for piece in output.forward { relay(piece) }
+        for message in output.messages { session?.refreshReceived(message) }
+    }
+
+    /// Tracks and forwards one chunk.
+    private func relay(_ buffer: ByteBuffer) {
+        guard let session, let partner else { return }
         let event = tracker.consume(buffer)
         if session.terminating {
             if session.owesCloseAfterFrames(from: side) {

@@ -15,8 +15,10 @@ final class RelaySession {
     let route: CompiledRoute
     private let clientChannel: Channel
     private let upstreamChannel: Channel
-    private let clientAddress: String
-    private let subject: String?
+    /// What the admin API shows and revocations match (claims of the current token).
+    private(set) var info: SessionInfo
+    private var clientAddress: String { info.client }
+    private var subject: String? { info.subject }
     private let slots: AdmissionSlots
     let clientRelay: RelayHandler
     let upstreamRelay: RelayHandler
@@ -45,21 +47,33 @@ final class RelaySession {
     private var owedToUpstream: (UInt16, String)?
     private var endReason = "closed"
 
+    // Token refresh on the open socket (routes with `token_refresh` only).
+    /// `exp` - `notify_before`: when to send `wsgate.token_expiring`.
+    private var notifyAt: NIODeadline?
+    /// The values the route's injected headers got at the handshake (a refresh must keep them).
+    private var injectedHeaderValues: [String?] = []
+    /// The token was replaced at least once (for the connection log's end reason).
+    private var refreshed = false
+    /// Messages of the gateway's own for the client, waiting for a frame boundary of the backend's.
+    private var pendingToClient: [ByteBuffer] = []
+
     init(
         runtime: GatewayRuntime, snapshot: GatewaySnapshot, route: CompiledRoute, client: Channel,
-        upstream: Channel, clientAddress: String, subject: String?, slots: AdmissionSlots
+        upstream: Channel, info: SessionInfo, slots: AdmissionSlots
     ) {
         self.runtime = runtime
         self.snapshot = snapshot
         self.route = route
         self.clientChannel = client
         self.upstreamChannel = upstream
-        self.clientAddress = clientAddress
-        self.subject = subject
+        self.info = info
         self.slots = slots
         let limits = snapshot.configuration.limits
         self.clientRelay = RelayHandler(side: .client, maxFrameBytes: limits.maxFrameBytes, maxMessageBytes: limits.maxMessageBytes)
         self.upstreamRelay = RelayHandler(side: .upstream, maxFrameBytes: limits.maxFrameBytes, maxMessageBytes: limits.maxMessageBytes)
+        if route.route.tokenRefresh != nil {
+            clientRelay.interceptor = RefreshInterceptor(maxMessageBytes: snapshot.configuration.auth.maxTokenBytes + 1024)
+        }
         clientRelay.session = self
         upstreamRelay.session = self
         clientRelay.partner = upstreamRelay
@@ -101,22 +115,47 @@ final class RelaySession {
         removed.futureResult.whenComplete { _ in bound.value.flush() }
     }
 
-    /// Starts the timers and registers the session for drains.
-    func start(expiry: TimeAmount?) {
+    /// Starts the timers and registers the session for drains. `injectedHeaderValues`: what the
+    /// route's claim headers were set to (kept for token refresh).
+    func start(expiry: TimeAmount?, injectedHeaderValues: [String?] = []) {
         let now = NIODeadline.now()
+        self.injectedHeaderValues = injectedHeaderValues
         if let expiry { expiryAt = now + expiry }
+        if route.route.tokenRefresh != nil { scheduleExpiry(now: now) }
         let limits = snapshot.configuration.limits
         if limits.idleTimeout.nanoseconds > 0 { idleCheckAt = now + limits.idleTimeout }
         if let interval = limits.keepaliveInterval, interval.nanoseconds > 0 { keepaliveAt = now + interval }
         armTimer()
-        runtime.registry.add(self)
+        runtime.registry.add(self, info: info)
         route.metrics.connectionOpened()
         runtime.logger.info("connection opened", metadata: [
-            "route": "\(route.label)", "client": "\(clientAddress)", "sub": "\(subject ?? "-")",
+            "route": "\(route.label)", "client": "\(clientAddress)", "sub": "\(subject ?? "-")", "session": "\(info.id)",
         ])
+        // A revocation made while this handshake was in flight found no session to close and its
+        // sweep may have missed this one: check again now that the session is registered.
+        let revocations = runtime.revocations.current
+        if !revocations.isEmpty, let revocation = revocations.match(info, now: runtime.now) {
+            endRevoked(reason: revocation.reason)
+        }
         // Either side may already be gone by now.
         if !clientChannel.isActive { sideInactive(.client) }
         if !upstreamChannel.isActive { sideInactive(.upstream) }
+    }
+
+    /// The event loop both channels and every use of the session share.
+    var eventLoop: EventLoop { clientChannel.eventLoop }
+
+    /// Ends the session because an operator revoked it: close 4003 with `reason` to both sides at
+    /// the next frame boundary (SESSIONS.md); callable from any thread.
+    func revoke(reason: String) {
+        clientChannel.eventLoop.execute { self.endRevoked(reason: reason) }
+    }
+
+    private func endRevoked(reason: String) {
+        guard !terminating, !finished else { return }
+        endReason = "revoked"
+        route.metrics.sessionRevoked()
+        terminate(toClient: (4003, reason), toUpstream: (4003, reason))
     }
 
     /// Asks the session to end with `code` toward the client (a drain); callable from any thread.
@@ -136,7 +175,7 @@ final class RelaySession {
             guard let b else { return a }
             return min(a, b)
         }
-        guard let next = earlier(earlier(expiryAt, idleCheckAt), earlier(keepaliveAt, terminateAt)) else { return }
+        guard let next = earlier(earlier(earlier(expiryAt, idleCheckAt), earlier(keepaliveAt, terminateAt)), notifyAt) else { return }
         if let timerAt, timerAt <= next { return }
         timer?.cancel()
         timer = try? clientChannel.eventLoop.scheduleCallback(at: next, handler: self)
@@ -155,9 +194,15 @@ final class RelaySession {
             clientChannel.close(promise: nil)
             upstreamChannel.close(promise: nil)
         }
+        if let deadline = notifyAt, deadline <= now {
+            notifyAt = nil
+            if !terminating, let exp = info.expiresAt {
+                sendToClient(TokenRefresh.expiringMessage(expiresAt: exp))
+            }
+        }
         if let deadline = expiryAt, deadline <= now {
             expiryAt = nil
-            endReason = "token_expired"
+            endReason = refreshed ? "refreshed_token_expired" : "token_expired"
             terminate(toClient: (route.route.expiryCloseCode, "token expired"), toUpstream: (1000, "token expired"))
         }
         if let deadline = idleCheckAt, deadline <= now {
@@ -203,6 +248,60 @@ final class RelaySession {
             clientRelay.flush()
         }
         keepaliveAt = now + interval
+    }
+
+    // MARK: - Token refresh
+
+    /// On a `token_refresh` route: the connection closes at `exp` + `grace` and is warned at
+    /// `exp` - `notify_before` (at once when that has passed already).
+    private func scheduleExpiry(now: NIODeadline) {
+        guard let settings = route.route.tokenRefresh else { return }
+        notifyAt = nil
+        expiryAt = nil
+        guard let exp = info.expiresAt else { return }
+        let remaining = exp - runtime.now
+        expiryAt = now + .nanoseconds(Int64(min(max(0, remaining) * 1e9, 3e17))) + settings.grace
+        if settings.notifyBefore.nanoseconds > 0 {
+            let untilNotice = remaining - Double(settings.notifyBefore.nanoseconds) / 1e9
+            notifyAt = now + .nanoseconds(Int64(min(max(0, untilNotice) * 1e9, 3e17)))
+        }
+    }
+
+    /// A refresh message the client's interceptor took out of the stream (nil: over the bound).
+    func refreshReceived(_ message: [UInt8]?) {
+        guard !terminating, !finished else { return }
+        let check = TokenRefresh(route: route, verifier: snapshot.verifier, maxTokenBytes: snapshot.configuration.auth.maxTokenBytes)
+        let outcome = check.evaluate(
+            message: message, current: info, headerValues: injectedHeaderValues, revocations: runtime.revocations.current,
+            now: runtime.now
+        )
+        switch outcome {
+        case .accepted(let next):
+            info = next
+            refreshed = true
+            runtime.registry.update(self, info: next)
+            route.metrics.tokenRefresh(result: "ok")
+            scheduleExpiry(now: .now())
+            timer?.cancel()
+            timer = nil
+            timerAt = nil
+            armTimer()
+            sendToClient(TokenRefresh.refreshedMessage(expiresAt: next.expiresAt))
+        case .refused(let reason):
+            route.metrics.tokenRefresh(result: reason)
+            sendToClient(TokenRefresh.failedMessage(reason: reason))
+        }
+    }
+
+    /// Sends a text message of the gateway's own to the client between the backend's frames.
+    private func sendToClient(_ text: String) {
+        let frame = GatewayFrame.text(text, allocator: clientChannel.allocator)
+        if pendingToClient.isEmpty, upstreamRelay.tracker.isAtFrameBoundary {
+            clientRelay.write(frame)
+            clientRelay.flush()
+        } else {
+            pendingToClient.append(frame)
+        }
     }
 
     // MARK: - Events from the relays
@@ -257,6 +356,11 @@ final class RelaySession {
     func afterChunk(from side: Side) {
         switch side {
         case .upstream:
+            if !pendingToClient.isEmpty, !terminating, upstreamRelay.tracker.isAtFrameBoundary {
+                for frame in pendingToClient { clientRelay.write(frame) }
+                pendingToClient.removeAll()
+                clientRelay.flush()
+            }
             if let owed = owedToClient, upstreamRelay.tracker.isAtFrameBoundary {
                 owedToClient = nil
                 clientRelay.write(GatewayFrame.close(code: owed.0, reason: owed.1, masked: false, allocator: clientChannel.allocator))
@@ -340,7 +444,7 @@ final class RelaySession {
         )
         runtime.logger.info("connection closed", metadata: [
             "route": "\(route.label)", "client": "\(clientAddress)", "sub": "\(subject ?? "-")",
-            "duration_s": "\((seconds * 1000).rounded() / 1000)", "end": "\(endReason)",
+            "duration_s": "\((seconds * 1000).rounded() / 1000)", "end": "\(endReason)", "session": "\(info.id)",
             "frames_in": "\(fromClient.frames)", "frames_out": "\(fromUpstream.frames)",
             "bytes_in": "\(fromClient.bytes)", "bytes_out": "\(fromUpstream.bytes)",
             "client_close_code": "\(fromClient.closeStatus.map(String.init) ?? "-")",

@@ -6,6 +6,8 @@ Paths (query strings ignored):
            upgrade request as received; then echo.
   /cmd     text commands: "close CODE REASON", "ping DATA", "frag A B C", else echo.
   /refuse  the handshake is refused with HTTP 403.
+  /record  every message echoed; the "closed" event lists every message received (text, or
+           binary as hex), so a test can assert exactly what reached the backend.
 
 Readiness and events go to stdout as JSON lines: {"event": "listening", "port": N} once bound,
 then {"event": "closed", "path", "code", "reason"} when a connection has ended, so tests wait on
@@ -41,6 +43,7 @@ def process_request(connection, request):
 
 async def handler(ws):
     path = ws.request.path.split("?", 1)[0]
+    received = []
     try:
         if path == "/report":
             await ws.send(json.dumps({
@@ -50,6 +53,8 @@ async def handler(ws):
                 "subprotocol": ws.subprotocol,
             }))
         async for message in ws:
+            if path == "/record":
+                received.append(message if isinstance(message, str) else message.hex())
             if path == "/cmd" and isinstance(message, str):
                 verb, _, rest = message.partition(" ")
                 if verb == "close":
@@ -76,6 +81,7 @@ async def handler(ws):
             "test_id": ws.request.headers.get("X-Test-Id"),
             "code": rcvd.code if rcvd is not None else None,
             "reason": rcvd.reason if rcvd is not None else None,
+            **({"messages": received} if path == "/record" else {}),
         })
 
 
