@@ -313,6 +313,22 @@ fixture("deepNesting", hs(payload_bytes=b'{"iss":"' + ISSUER.encode() + b'","dee
         "200 nested arrays")
 fixture("deepNestingHeader", hs(header_bytes=b'{"alg":"HS256","kid":"hs","x":' + b"[" * 100 + b"]" * 100 + b"}"),
         "token_malformed", "100 nested arrays inside the header")
+# Hostile bytes inside the JOSE JSON, each correctly signed: refused before jansson sees them.
+# jansson skips a NUL after a number or literal, while PyJWT and Python's json refuse it.
+TEXT_CASES = [
+    ("NulAfterNumber", lambda prefix: prefix + b',"n":7\x00}', "NUL right after a number"),
+    ("NulAfterLiteral", lambda prefix: prefix + b',"t":true\x00}', "NUL right after a literal"),
+    ("NulInString", lambda prefix: prefix + b',"s":"a\x00b"}', "NUL inside a string"),
+    ("NulAtEnd", lambda prefix: prefix + b"}\x00", "NUL after the closing brace"),
+    ("OverlongUTF8", lambda prefix: prefix + b',"s":"\xc0\xaf"}', "overlong encoding of '/' (RFC 3629 §3)"),
+    ("EncodedSurrogate", lambda prefix: prefix + b',"s":"\xed\xa0\x80"}', "U+D800 encoded as UTF-8 (RFC 3629 §3)"),
+    ("TruncatedUTF8", lambda prefix: prefix + b',"s":"\xe2\x82"}', "a 3-byte sequence cut after 2 bytes"),
+]
+header_prefix = compact({"alg": "HS256", "kid": "hs"})[:-1]
+payload_prefix = compact(claims())[:-1]
+for suffix, build, note in TEXT_CASES:
+    fixture("header" + suffix, hs(header_bytes=build(header_prefix)), "token_malformed", note + " in the header")
+    fixture("payload" + suffix, hs(payload_bytes=build(payload_prefix)), "token_malformed", note + " in the claims set")
 es = with_pyjwt("ES256", claims())
 eh, ep, es_sig = es.split(".")
 es_raw = base64.urlsafe_b64decode(es_sig + "=" * (-len(es_sig) % 4))
