@@ -363,6 +363,55 @@ fixture("jwksKeyAlgNotAllowed", pyjwt.encode(claims(), jwks_rsa, algorithm="RS38
 fixture("jwksEncryptionKey", pyjwt.encode(claims(), rsa_other, algorithm="RS256", headers={"kid": "jwks-enc"}),
         "unknown_key", "use: enc keys are skipped when loading")
 
+# ------------------------------------------------------------------------------ unsafe RSA keys
+# RSA keys a careless issuer could publish: the modulus of the JWKS RSA key with public exponent
+# 1 (every "signature" that is just the PKCS#1 v1.5 padded message verifies: s^1 = s), 2 (even)
+# and the edges that must load (3, 65537). Built with the standard library only, DER by hand,
+# so no library refuses to write them. weak-keys.json holds the JWKS (the e=1 key next to the
+# good one), a token forged for the e=1 key, and the exponent edges as single-key documents.
+def der(tag, body):
+    n = len(body)
+    head = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + head + body
+
+
+def der_int(value):
+    raw = value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big")  # leading 0 keeps it positive
+    return der(0x02, raw)
+
+
+def spki_pem(n, e):
+    rsa_oid = der(0x30, der(0x06, bytes.fromhex("2a864886f70d010101")) + b"\x05\x00")  # rsaEncryption, NULL
+    body = der(0x30, rsa_oid + der(0x03, b"\x00" + der(0x30, der_int(n) + der_int(e))))
+    text = base64.b64encode(body).decode()
+    return ("-----BEGIN PUBLIC KEY-----\n" + "\n".join(text[i:i + 64] for i in range(0, len(text), 64)) + "\n-----END PUBLIC KEY-----\n").encode()
+
+
+def weak_key_fixtures(good_jwk):
+    n_b64 = good_jwk["n"]
+    n = int.from_bytes(base64.urlsafe_b64decode(n_b64 + "=" * (-len(n_b64) % 4)), "big")
+    k = (n.bit_length() + 7) // 8
+
+    def jwk(kid, e):
+        return {"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": n_b64, "e": b64u(e.to_bytes((e.bit_length() + 7) // 8, "big"))}
+
+    # The forgery: EM = 0x00 0x01 FF… 0x00 DigestInfo(SHA-256) H (RFC 8017 §9.2), sent as is.
+    signing_input = (b64u(compact({"alg": "RS256", "kid": "weak-e1"})) + "." + b64u(compact(claims()))).encode()
+    digest_info = bytes.fromhex("3031300d060960864801650304020105000420") + hashlib.sha256(signing_input).digest()
+    em = b"\x00\x01" + b"\xff" * (k - 3 - len(digest_info)) + b"\x00" + digest_info
+    assert int.from_bytes(em, "big") < n
+    forged = signing_input.decode() + "." + b64u(em)
+    for e in (1, 2, 3, 65537):
+        write(f"rsa-e{e}-public.pem", spki_pem(n, e))
+    data = {
+        "jwks": {"keys": [jwk("weak-e1", 1), good_jwk]},
+        "forged": forged,
+        "exponents": {str(e): {"keys": [jwk(f"e{e}", e)]} for e in (1, 2, 3, 65536, 65537)},
+    }
+    write("weak-keys.json", json.dumps(data, indent=2, sort_keys=True).encode() + b"\n")
+
+weak_key_fixtures(next(k for k in jwks["keys"] if k.get("kid") == "jwks-rsa"))
+
 data = {
     "now": NOW,
     "policy": {"issuers": [ISSUER], "audiences": [AUDIENCE], "leeway": LEEWAY, "max_token_bytes": MAX_TOKEN_BYTES},
