@@ -45,7 +45,12 @@ enum JSONDocument {
         case tooDeep
         /// The same member name twice in one object.
         case duplicateMember
-        /// Anything else jansson refused (syntax, invalid UTF-8, NUL, integer overflow).
+        /// A 0x00 byte anywhere in the text (jansson skips one after a number or literal).
+        case nulByte
+        /// Bytes that are not UTF-8 (RFC 8259 §8.1; RFC 3629 §4: overlong forms, encoded
+        /// surrogates, truncated sequences, code points above U+10FFFF).
+        case invalidUTF8
+        /// Anything else jansson refused (syntax, integer overflow).
         case invalid
 
         /// "has duplicate member names", for a detail string.
@@ -53,14 +58,22 @@ enum JSONDocument {
             switch self {
             case .tooDeep: return "nests deeper than \(JSONDocument.maxDepth) levels"
             case .duplicateMember: return "has duplicate member names"
+            case .nulByte: return "contains a NUL byte"
+            case .invalidUTF8: return "is not valid UTF-8 (RFC 8259 §8.1)"
             case .invalid: return "is not valid JSON"
             }
         }
     }
 
-    /// Parses exactly one JSON value; fails when the text is not one JSON value, has duplicate
-    /// member names, or nests too deeply. The caller owns the result (`wsgate_json_decref`).
+    /// Parses exactly one JSON value; fails when the text holds a NUL byte or is not UTF-8, is
+    /// not one JSON value, has duplicate member names, or nests too deeply. The caller owns the
+    /// result (`wsgate_json_decref`).
+    ///
+    /// The byte check comes first because jansson's own checks have gaps (it skips a NUL right
+    /// after a number or literal), and whatever jansson accepts here may be handed on to other
+    /// parsers (`forward_payload_header`) that would read the same bytes differently.
     static func parse(_ bytes: UnsafeRawBufferPointer) -> Result<UnsafeMutablePointer<json_t>, Failure> {
+        if let refused = textFailure(bytes) { return .failure(refused) }
         if exceedsDepth(bytes) { return .failure(.tooDeep) }
         guard let base = bytes.baseAddress, bytes.count > 0 else { return .failure(.invalid) }
         var error = json_error_t()

@@ -11,7 +11,19 @@ extension VerificationKey {
     /// type or curve wsgate does not verify, symmetric (`oct`: a published key set never carries
     /// HMAC secrets), or left with no algorithm, are skipped. A supported key that is broken
     /// (missing or bad members) is an error naming its index, and so is a set left with no key.
+    /// So is an unsafe key (a weak RSA exponent, a key OpenSSL's public key check refuses): this
+    /// strict form is for documents the operator configured (`jwks_file`).
     public static func jwks(json: [UInt8], allowed: Set<JWTAlgorithm>?) throws(KeyError) -> [VerificationKey] {
+        var refused: [KeyError] = []
+        let keys = try jwks(json: json, allowed: allowed, refused: &refused)
+        if let first = refused.first { throw first }
+        return keys
+    }
+
+    /// The same, for documents an issuer publishes (`jwks_url`): an unsafe key is left out and
+    /// its error appended to `refused` (for the log), and the set's other keys still serve. Only
+    /// when no usable key remains is that an error.
+    public static func jwks(json: [UInt8], allowed: Set<JWTAlgorithm>?, refused: inout [KeyError]) throws(KeyError) -> [VerificationKey] {
         let parsed = json.withUnsafeBytes { JSONDocument.parse($0) }
         let document: UnsafeMutablePointer<json_t>
         switch parsed {
@@ -31,11 +43,17 @@ extension VerificationKey {
                 throw KeyError("JWKS key #\(index) is not an object")
             }
             let jwk = JSONDocument.object(entry)
-            if let key = try jwkKey(jwk, index: index, allowed: allowed, skipped: &skipped) {
-                keys.append(key)
+            do throws(KeyError) {
+                if let key = try jwkKey(jwk, index: index, allowed: allowed, skipped: &skipped) {
+                    keys.append(key)
+                }
+            } catch where error.isUnsafeKey {
+                refused.append(error)
+                skipped.append(error.description)
             }
         }
         guard !keys.isEmpty else {
+            if !refused.isEmpty, skipped.count == refused.count { throw refused[0] }
             let why = skipped.isEmpty ? "" : " (skipped: \(skipped.joined(separator: "; ")))"
             throw KeyError("JWKS document has no usable signature verification key\(why)")
         }

@@ -45,14 +45,16 @@ struct KeyInfo {
     /// RFC 7518 §3.3: RSA keys of 2048 bits or more.
     static let minimumRSABits: Int32 = 2048
 
-    /// Inspects a key; refuses types and curves wsgate does not verify and RSA under 2048 bits.
+    /// Inspects a key; refuses types and curves wsgate does not verify, RSA under 2048 bits or
+    /// with an exponent below 3 or even, and any key OpenSSL's public key check refuses.
     init(_ pkey: OpaquePointer, name: String) throws(KeyError) {
         switch EVP_PKEY_get_base_id(pkey) {
         case EVP_PKEY_RSA:
             let bits = EVP_PKEY_get_bits(pkey)
             guard bits >= KeyInfo.minimumRSABits else {
-                throw KeyError("\(name): RSA key of \(bits) bits; at least 2048 are required (RFC 7518 §3.3)")
+                throw KeyError("\(name): RSA key of \(bits) bits; at least 2048 are required (RFC 7518 §3.3)", isUnsafeKey: true)
             }
+            try KeyInfo.checkRSAExponent(pkey, name: name)
             family = .rsa
             summary = "RSA \(bits)"
         case EVP_PKEY_EC:
@@ -74,6 +76,27 @@ struct KeyInfo {
             summary = "Ed25519"
         default:
             throw KeyError("\(name): unsupported key type (RSA, EC P-256/P-384 and Ed25519 are supported)")
+        }
+        // Whatever the type: RSA modulus and exponent sanity (SP 800-56B §6.4.2.1), an EC point
+        // on its curve (SEC 1 §3.2.2.1). Keys come from files and issuers, not from wsgate.
+        guard wsgate_public_key_check(pkey) == 1 else {
+            throw KeyError("\(name): OpenSSL's public key check refuses this \(summary) key (\(OpenSSLErrors.drain()))", isUnsafeKey: true)
+        }
+    }
+
+    /// RFC 8017 §3.1: the public exponent is an odd integer of at least 3. With e = 1 a
+    /// "signature" that is just the padded message verifies, so anyone could forge tokens; an
+    /// even e is no RSA key at all. Checked by wsgate itself, with a message naming the
+    /// exponent, before OpenSSL's broader check.
+    static func checkRSAExponent(_ pkey: OpaquePointer, name: String) throws(KeyError) {
+        var exponent: OpaquePointer? = nil
+        guard EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &exponent) == 1, let exponent else {
+            throw KeyError("\(name): RSA key without a readable public exponent (\(OpenSSLErrors.drain()))", isUnsafeKey: true)
+        }
+        defer { BN_free(exponent) }
+        guard BN_is_odd(exponent) == 1, BN_num_bits(exponent) >= 2 else {
+            let value = BN_num_bits(exponent) <= 64 ? "\(BN_get_word(exponent))" : "of \(BN_num_bits(exponent)) bits"
+            throw KeyError("\(name): RSA public exponent \(value) is refused; it must be odd and at least 3 (RFC 8017 §3.1), else signatures can be forged", isUnsafeKey: true)
         }
     }
 

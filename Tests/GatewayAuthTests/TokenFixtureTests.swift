@@ -162,6 +162,35 @@ struct TokenFixture: Sendable, CustomTestStringConvertible {
     /// Use: enc keys are skipped when loading: unknownKey.
     static let jwksEncryptionKey = TokenFixture("jwksEncryptionKey", .unknownKey)
 
+    /// NUL right after a number in the header, correctly signed: malformed.
+    static let headerNulAfterNumber = TokenFixture("headerNulAfterNumber", .malformed)
+    /// NUL right after a literal in the header, correctly signed: malformed.
+    static let headerNulAfterLiteral = TokenFixture("headerNulAfterLiteral", .malformed)
+    /// NUL inside a string in the header, correctly signed: malformed.
+    static let headerNulInString = TokenFixture("headerNulInString", .malformed)
+    /// NUL after the closing brace in the header, correctly signed: malformed.
+    static let headerNulAtEnd = TokenFixture("headerNulAtEnd", .malformed)
+    /// Overlong encoding of '/' (RFC 3629 §3) in the header, correctly signed: malformed.
+    static let headerOverlongUTF8 = TokenFixture("headerOverlongUTF8", .malformed)
+    /// U+D800 encoded as UTF-8 (RFC 3629 §3) in the header, correctly signed: malformed.
+    static let headerEncodedSurrogate = TokenFixture("headerEncodedSurrogate", .malformed)
+    /// A 3-byte sequence cut after 2 bytes in the header, correctly signed: malformed.
+    static let headerTruncatedUTF8 = TokenFixture("headerTruncatedUTF8", .malformed)
+    /// NUL right after a number in the claims set, correctly signed: malformed.
+    static let payloadNulAfterNumber = TokenFixture("payloadNulAfterNumber", .malformed)
+    /// NUL right after a literal in the claims set, correctly signed: malformed.
+    static let payloadNulAfterLiteral = TokenFixture("payloadNulAfterLiteral", .malformed)
+    /// NUL inside a string in the claims set, correctly signed: malformed.
+    static let payloadNulInString = TokenFixture("payloadNulInString", .malformed)
+    /// NUL after the closing brace in the claims set, correctly signed: malformed.
+    static let payloadNulAtEnd = TokenFixture("payloadNulAtEnd", .malformed)
+    /// Overlong encoding of '/' (RFC 3629 §3) in the claims set, correctly signed: malformed.
+    static let payloadOverlongUTF8 = TokenFixture("payloadOverlongUTF8", .malformed)
+    /// U+D800 encoded as UTF-8 (RFC 3629 §3) in the claims set, correctly signed: malformed.
+    static let payloadEncodedSurrogate = TokenFixture("payloadEncodedSurrogate", .malformed)
+    /// A 3-byte sequence cut after 2 bytes in the claims set, correctly signed: malformed.
+    static let payloadTruncatedUTF8 = TokenFixture("payloadTruncatedUTF8", .malformed)
+
     /// Every named fixture.
     static let all: [TokenFixture] = [
         .valid, .validRS256NoKid, .validES256, .jwksKeyValid,
@@ -182,6 +211,8 @@ struct TokenFixture: Sendable, CustomTestStringConvertible {
         .rs256WithECKey, .es384WithP256Key, .eddsaWithRSAKey,
         .rs256SignatureAsPS256, .ps256WrongSaltLength, .embeddedJWK, .jkuHeader,
         .jwksKeyAlgNotAllowed, .jwksEncryptionKey,
+        .headerNulAfterNumber, .headerNulAfterLiteral, .headerNulInString, .headerNulAtEnd, .headerOverlongUTF8, .headerEncodedSurrogate, .headerTruncatedUTF8,
+        .payloadNulAfterNumber, .payloadNulAfterLiteral, .payloadNulInString, .payloadNulAtEnd, .payloadOverlongUTF8, .payloadEncodedSurrogate, .payloadTruncatedUTF8,
     ]
 }
 
@@ -204,6 +235,31 @@ struct TokenFixtureTests {
                 #expect(!error.detail.contains(segment))
             }
         }
+    }
+
+    /// NUL bytes and broken UTF-8 in the decoded header or claims set are refused before jansson
+    /// parses them, with a detail saying which (and no quote of the bytes).
+    @Test(arguments: [
+        (TokenFixture.headerNulAfterNumber, "the header contains a NUL byte"),
+        (.headerNulAfterLiteral, "the header contains a NUL byte"),
+        (.headerNulInString, "the header contains a NUL byte"),
+        (.headerNulAtEnd, "the header contains a NUL byte"),
+        (.headerOverlongUTF8, "the header is not valid UTF-8 (RFC 8259 §8.1)"),
+        (.headerEncodedSurrogate, "the header is not valid UTF-8 (RFC 8259 §8.1)"),
+        (.headerTruncatedUTF8, "the header is not valid UTF-8 (RFC 8259 §8.1)"),
+        (.payloadNulAfterNumber, "the claims set contains a NUL byte"),
+        (.payloadNulAfterLiteral, "the claims set contains a NUL byte"),
+        (.payloadNulInString, "the claims set contains a NUL byte"),
+        (.payloadNulAtEnd, "the claims set contains a NUL byte"),
+        (.payloadOverlongUTF8, "the claims set is not valid UTF-8 (RFC 8259 §8.1)"),
+        (.payloadEncodedSurrogate, "the claims set is not valid UTF-8 (RFC 8259 §8.1)"),
+        (.payloadTruncatedUTF8, "the claims set is not valid UTF-8 (RFC 8259 §8.1)"),
+    ])
+    func hostileBytesInJSON(_ fixture: TokenFixture, detail: String) throws {
+        let set = FixtureSet.shared
+        let error = try #require(throws: TokenError.self) { try set.verifier.verify(fixture.token, now: set.now) }
+        #expect(error.reason == .malformed)
+        #expect(error.detail == detail)
     }
 
     /// The Swift table and the generator's output name the same fixtures, with the same outcomes.

@@ -203,6 +203,29 @@ import Testing
         }
     }
 
+    @Test("an empty close and an 8 MiB frame header in one write: 1009 to the client, not the backend's close reply")
+    func oversizeHeaderBehindAnEmptyCloseGets1009() async throws {
+        let token = try GatewayHarness.token()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            let config = try Self.chatConfig(backendPort: backendPort, limits: Limits(maxFrameBytes: 1024))
+            try await GatewayHarness.withGateway(config) { gateway, port in
+                let (client, _, _) = try await Self.open(port: port, headers: [("Authorization", "Bearer \(token)")])
+                // Masked empty close (RFC 6455 §5.5.1), then a masked binary header announcing
+                // 8 MiB with a 64-bit length (§5.2), both in a single TCP write.
+                let emptyClose: [UInt8] = [0x88, 0x80, 1, 2, 3, 4]
+                let hugeHeader: [UInt8] = [0x82, 0xFF, 0, 0, 0, 0, 0, 0x80, 0, 0, 5, 6, 7, 8]
+                try await client.sendRaw(emptyClose + hugeHeader)
+                guard case .frame(.connectionClose, _, let data) = await client.next() else {
+                    Issue.record("expected a close frame")
+                    return
+                }
+                #expect(Array(data) == [0x03, 0xf1] + Array("message too big".utf8))
+                #expect(await client.next() == .closed)
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
     @Test func tokenExpiryClosesWith4001() async throws {
         try await GatewayHarness.withEchoBackend { backendPort in
             try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in

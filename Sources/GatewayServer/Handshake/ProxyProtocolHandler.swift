@@ -8,6 +8,12 @@ struct ProxiedSource {
 
 /// Parses HAProxy's PROXY protocol header, version 1 (text) or 2 (binary)
 /// (haproxy.org/download/2.6/doc/proxy-protocol.txt). Pure: bytes in, result out.
+///
+/// Every header has a bound, so a caller that buffers until `.parsed` or `.invalid` never holds
+/// more than `maximumLength` bytes: a v1 line is at most 107 bytes (§2.1); a v2 header is the
+/// 16-byte fixed part plus its 16-bit length field, TLVs included (§2.2), at most 16 + 65535.
+/// Only the fixed part and the address block are ever copied, so feeding a header one byte at a
+/// time costs no more than feeding it whole.
 enum ProxyProtocolHeader {
     enum Result: Equatable {
         /// Not enough bytes yet.
@@ -19,19 +25,26 @@ enum ProxyProtocolHeader {
     }
 
     static let v2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
-    /// A v1 line is at most 107 bytes including CRLF.
+    /// A v1 line is at most 107 bytes including CRLF (§2.1).
     static let v1MaximumLength = 107
+    /// The v2 signature, version/command, family and the 16-bit length (§2.2).
+    static let v2FixedLength = 16
+    /// The longest v2 header: the length field is 16 bits, so 16 + 65535 bytes.
+    static let v2MaximumLength = v2FixedLength + 0xFFFF
+    /// No valid header of either version is longer.
+    static let maximumLength = max(v1MaximumLength, v2MaximumLength)
 
     static func parse(_ bytes: ByteBufferView) -> Result {
-        let data = Array(bytes.prefix(max(v1MaximumLength, 16 + 216)))
-        if data.count < 12 {
+        let head = Array(bytes.prefix(v2FixedLength))
+        if head.count < 12 {
             let v1Prefix = Array("PROXY ".utf8)
-            let matchesV1 = data.elementsEqual(v1Prefix.prefix(data.count))
-            let matchesV2 = data.elementsEqual(v2Signature.prefix(data.count))
+            // "PROXY " then anything: a v1 line can be 7–11 bytes into itself here too.
+            let matchesV1 = head.prefix(v1Prefix.count).elementsEqual(v1Prefix.prefix(head.count))
+            let matchesV2 = head.elementsEqual(v2Signature.prefix(head.count))
             return matchesV1 || matchesV2 ? .needMore : .invalid("no PROXY protocol header")
         }
-        if Array(data.prefix(12)) == v2Signature { return parseV2(data) }
-        if data.starts(with: Array("PROXY ".utf8)) { return parseV1(data) }
+        if head.prefix(12).elementsEqual(v2Signature) { return parseV2(bytes, fixed: head) }
+        if head.starts(with: Array("PROXY ".utf8)) { return parseV1(Array(bytes.prefix(v1MaximumLength))) }
         return .invalid("no PROXY protocol header")
     }
 
@@ -50,29 +63,59 @@ enum ProxyProtocolHeader {
         return .parsed(source: address, length: lf + 1)
     }
 
-    private static func parseV2(_ data: [UInt8]) -> Result {
-        guard data.count >= 16 else { return .needMore }
-        let versionCommand = data[12]
+    /// §2.2: version 2; command LOCAL (0) or PROXY (1); family and transport from the defined
+    /// values; an address block as long as the family needs; after it, well-formed TLVs
+    /// (type, 16-bit length, value) filling the rest exactly. The fixed part is judged as soon
+    /// as its 16 bytes are in; the rest once the announced length is.
+    private static func parseV2(_ bytes: ByteBufferView, fixed: [UInt8]) -> Result {
+        guard fixed.count >= v2FixedLength else {
+            // Only the version/command byte can be judged before the fixed part is complete.
+            if fixed.count > 12, fixed[12] >> 4 != 2 { return .invalid("PROXY v2 version") }
+            return .needMore
+        }
+        let versionCommand = fixed[12], familyTransport = fixed[13]
         guard versionCommand >> 4 == 2 else { return .invalid("PROXY v2 version") }
-        let length = Int(data[14]) << 8 | Int(data[15])
-        guard data.count >= 16 + length || data.count >= 16 + 216 else { return .needMore }
-        guard data.count >= 16 + length else { return .needMore }
         let command = versionCommand & 0x0F
-        if command == 0 { return .parsed(source: nil, length: 16 + length) }  // LOCAL
-        guard command == 1 else { return .invalid("PROXY v2 command") }
-        let body = Array(data[16..<(16 + length)])
-        switch data[13] {
-        case 0x11 where body.count >= 12:  // TCP over IPv4
+        guard command <= 1 else { return .invalid("PROXY v2 command") }
+        guard familyTransport >> 4 <= 3, familyTransport & 0x0F <= 2 else { return .invalid("PROXY v2 address family") }
+        let length = Int(fixed[14]) << 8 | Int(fixed[15])
+        let total = v2FixedLength + length
+        // LOCAL (health checks) and UNSPEC: the receiver ignores the address block (§2.2).
+        let addressLength: Int
+        switch familyTransport >> 4 {
+        case 1: addressLength = 12  // IPv4: two addresses, two ports
+        case 2: addressLength = 36  // IPv6
+        case 3: addressLength = 216  // UNIX: two 108-byte paths
+        default: addressLength = 0
+        }
+        if command == 1, length < addressLength { return .invalid("PROXY v2 address block too short") }
+        guard bytes.count >= total else { return .needMore }
+        if command == 0 { return .parsed(source: nil, length: total) }  // LOCAL
+        // TLVs follow a known address block and must fill the header exactly. Checked once the
+        // whole header is in (at most 64 KiB), in one pass, not again on every read.
+        let start = bytes.startIndex
+        if addressLength > 0 {
+            var offset = v2FixedLength + addressLength
+            while offset < total {
+                guard total - offset >= 3 else { return .invalid("PROXY v2 TLV truncated") }
+                let valueLength = Int(bytes[start + offset + 1]) << 8 | Int(bytes[start + offset + 2])
+                offset += 3 + valueLength
+                guard offset <= total else { return .invalid("PROXY v2 TLV overruns the header") }
+            }
+        }
+        let body = Array(bytes[(start + v2FixedLength)..<(start + v2FixedLength + min(addressLength, 36))])
+        switch familyTransport {
+        case 0x11:  // TCP over IPv4
             let ip = body[0..<4].map(String.init).joined(separator: ".")
             let port = Int(body[8]) << 8 | Int(body[9])
-            return .parsed(source: try? SocketAddress(ipAddress: ip, port: port), length: 16 + length)
-        case 0x21 where body.count >= 36:  // TCP over IPv6
+            return .parsed(source: try? SocketAddress(ipAddress: ip, port: port), length: total)
+        case 0x21:  // TCP over IPv6
             let ip = stride(from: 0, to: 16, by: 2).map { String(UInt16(body[$0]) << 8 | UInt16(body[$0 + 1]), radix: 16) }
                 .joined(separator: ":")
             let port = Int(body[32]) << 8 | Int(body[33])
-            return .parsed(source: try? SocketAddress(ipAddress: ip, port: port), length: 16 + length)
+            return .parsed(source: try? SocketAddress(ipAddress: ip, port: port), length: total)
         default:
-            return .parsed(source: nil, length: 16 + length)  // UNSPEC or other families: keep the peer
+            return .parsed(source: nil, length: total)  // UNSPEC, UDP or UNIX: keep the peer
         }
     }
 }
@@ -97,6 +140,12 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
         guard var buffer = buffered else { return }
         switch ProxyProtocolHeader.parse(buffer.readableBytesView) {
         case .needMore:
+            // The parser decides within `maximumLength` bytes; this bound only makes the
+            // buffer's limit visible here (and holds even if the parser ever did not).
+            if buffer.readableBytes >= ProxyProtocolHeader.maximumLength {
+                buffered = nil
+                context.close(promise: nil)
+            }
             return
         case .invalid:
             buffered = nil

@@ -134,6 +134,7 @@ public final class JWKSRefresher: Sendable {
         let fetchError: JWKSError
         do throws(JWKSError) {
             let document = try await fetch(set, client: client, timeout: timeout)
+            logRefused(document.refused, url: set.url, logger: logger)
             writeCache(document.body, for: set, logger: logger)
             logger.info("jwks fetched", metadata: ["url": "\(set.url)", "keys": "\(document.keys.count)"])
             return .success(document.keys)
@@ -144,7 +145,7 @@ public final class JWKSRefresher: Sendable {
             return .failure(JWKSError("jwks_url \(set.url) unreachable: \(fetchError); no cached copy (set cache_file to start from the last good copy)"))
         }
         do throws(JWKSError) {
-            let keys = try cachedKeys(set, path: cacheFile)
+            let keys = try cachedKeys(set, path: cacheFile, logger: logger)
             logger.warning("jwks_url unreachable; starting from the cached copy", metadata: [
                 "url": "\(set.url)", "error": "\(fetchError)", "cache_file": "\(cacheFile)", "keys": "\(keys.count)",
             ])
@@ -154,15 +155,26 @@ public final class JWKSRefresher: Sendable {
         }
     }
 
-    /// The keys of a cache file.
-    private static func cachedKeys(_ set: RemoteKeySetConfiguration, path: String) throws(JWKSError) -> [VerificationKey] {
+    /// The keys of a cache file (unsafe keys left out and logged, like a fetched document's).
+    private static func cachedKeys(_ set: RemoteKeySetConfiguration, path: String, logger: Logger) throws(JWKSError) -> [VerificationKey] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw JWKSError("cache_file \(path) cannot be read")
         }
         do throws(KeyError) {
-            return try VerificationKey.jwks(json: Array(data), allowed: set.algorithms)
+            var refused: [KeyError] = []
+            let keys = try VerificationKey.jwks(json: Array(data), allowed: set.algorithms, refused: &refused)
+            logRefused(refused, url: set.url, logger: logger)
+            return keys
         } catch {
             throw JWKSError("cache_file \(path): \(error.description)")
+        }
+    }
+
+    /// One warning per key of a set left out as unsafe; the rest of the set serves. Repeated on
+    /// every fetch that still carries it, so the issuer's mistake stays visible.
+    static func logRefused(_ refused: [KeyError], url: String, logger: Logger) {
+        for error in refused {
+            logger.warning("jwks key refused as unsafe; the set's other keys serve", metadata: ["url": "\(url)", "error": "\(error)"])
         }
     }
 
@@ -195,6 +207,8 @@ public final class JWKSRefresher: Sendable {
     struct Document {
         /// The usable keys.
         var keys: [VerificationKey]
+        /// Keys left out as unsafe (weak RSA exponent, failed public key check), for the log.
+        var refused: [KeyError] = []
         /// The document as received (written to the cache file).
         var body: [UInt8]
         /// `Cache-Control: max-age`, when given.
@@ -229,10 +243,11 @@ public final class JWKSRefresher: Sendable {
         }
         let bytes = Array(body.readableBytesView)
         do throws(KeyError) {
-            let keys = try VerificationKey.jwks(json: bytes, allowed: set.algorithms)
+            var refused: [KeyError] = []
+            let keys = try VerificationKey.jwks(json: bytes, allowed: set.algorithms, refused: &refused)
             let maxAge = response.headers["Cache-Control"].isEmpty ? nil
                 : JWKSRefreshSchedule.maxAge(cacheControl: response.headers["Cache-Control"].joined(separator: ","))
-            return Document(keys: keys, body: bytes, maxAge: maxAge)
+            return Document(keys: keys, refused: refused, body: bytes, maxAge: maxAge)
         } catch {
             throw JWKSError(error.description)
         }
@@ -331,6 +346,7 @@ public final class JWKSRefresher: Sendable {
             schedule.fetchStarted(at: clock.now)
             do throws(JWKSError) {
                 let document = try await Self.fetch(set, client: client, timeout: timeout)
+                Self.logRefused(document.refused, url: set.url, logger: logger)
                 gateway.updateRemoteKeys(url: set.url, keys: document.keys)
                 if document.body != lastBody {
                     Self.writeCache(document.body, for: set, logger: logger)

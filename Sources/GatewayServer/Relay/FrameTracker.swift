@@ -90,7 +90,15 @@ struct FrameTracker {
                     let byte = raw[index]
                     if headerCount == 0 { headerStart = index }
                     index += 1
-                    if let found = takeHeaderByte(byte) { return found }
+                    if let found = takeHeaderByte(byte) {
+                        // A zero-length close completes inside its header: note it and go on,
+                        // because the bytes after it in this chunk are forwarded too and must be
+                        // measured (an oversize header right behind an empty close must not slip
+                        // through, and the next frame boundary must stay right). Only a size
+                        // violation stops the examination.
+                        guard case .close = found else { return found }
+                        event = found
+                    }
                     if headerCount == 0, phase == .header { notePong(end: index) }  // empty payload
                 case .payload:
                     if isClose, payloadOffset < 2 {

@@ -346,7 +346,9 @@ final class RelaySession {
         terminating = true
         // Frames toward the sender are tracked by the other relay.
         send(close: (1009, "message too big"), via: sender, boundary: other.tracker.isAtFrameBoundary)
-        send(close: (1001, "going away"), via: other, boundary: otherSideClean)
+        // When the sender's own close frame already went through (a violation can follow it in
+        // the same read), the other side has its close: a second one would break RFC 6455 §5.5.1.
+        send(close: (1001, "going away"), via: other, boundary: otherSideClean && !sender.tracker.closeSeen)
         closeAfterWrites(sender)
         closeAfterWrites(other)
     }

@@ -313,6 +313,22 @@ fixture("deepNesting", hs(payload_bytes=b'{"iss":"' + ISSUER.encode() + b'","dee
         "200 nested arrays")
 fixture("deepNestingHeader", hs(header_bytes=b'{"alg":"HS256","kid":"hs","x":' + b"[" * 100 + b"]" * 100 + b"}"),
         "token_malformed", "100 nested arrays inside the header")
+# Hostile bytes inside the JOSE JSON, each correctly signed: refused before jansson sees them.
+# jansson skips a NUL after a number or literal, while PyJWT and Python's json refuse it.
+TEXT_CASES = [
+    ("NulAfterNumber", lambda prefix: prefix + b',"n":7\x00}', "NUL right after a number"),
+    ("NulAfterLiteral", lambda prefix: prefix + b',"t":true\x00}', "NUL right after a literal"),
+    ("NulInString", lambda prefix: prefix + b',"s":"a\x00b"}', "NUL inside a string"),
+    ("NulAtEnd", lambda prefix: prefix + b"}\x00", "NUL after the closing brace"),
+    ("OverlongUTF8", lambda prefix: prefix + b',"s":"\xc0\xaf"}', "overlong encoding of '/' (RFC 3629 §3)"),
+    ("EncodedSurrogate", lambda prefix: prefix + b',"s":"\xed\xa0\x80"}', "U+D800 encoded as UTF-8 (RFC 3629 §3)"),
+    ("TruncatedUTF8", lambda prefix: prefix + b',"s":"\xe2\x82"}', "a 3-byte sequence cut after 2 bytes"),
+]
+header_prefix = compact({"alg": "HS256", "kid": "hs"})[:-1]
+payload_prefix = compact(claims())[:-1]
+for suffix, build, note in TEXT_CASES:
+    fixture("header" + suffix, hs(header_bytes=build(header_prefix)), "token_malformed", note + " in the header")
+    fixture("payload" + suffix, hs(payload_bytes=build(payload_prefix)), "token_malformed", note + " in the claims set")
 es = with_pyjwt("ES256", claims())
 eh, ep, es_sig = es.split(".")
 es_raw = base64.urlsafe_b64decode(es_sig + "=" * (-len(es_sig) % 4))
@@ -346,6 +362,55 @@ fixture("jwksKeyAlgNotAllowed", pyjwt.encode(claims(), jwks_rsa, algorithm="RS38
         "algorithm_not_allowed", "the JWK says alg RS256")
 fixture("jwksEncryptionKey", pyjwt.encode(claims(), rsa_other, algorithm="RS256", headers={"kid": "jwks-enc"}),
         "unknown_key", "use: enc keys are skipped when loading")
+
+# ------------------------------------------------------------------------------ unsafe RSA keys
+# RSA keys a careless issuer could publish: the modulus of the JWKS RSA key with public exponent
+# 1 (every "signature" that is just the PKCS#1 v1.5 padded message verifies: s^1 = s), 2 (even)
+# and the edges that must load (3, 65537). Built with the standard library only, DER by hand,
+# so no library refuses to write them. weak-keys.json holds the JWKS (the e=1 key next to the
+# good one), a token forged for the e=1 key, and the exponent edges as single-key documents.
+def der(tag, body):
+    n = len(body)
+    head = bytes([n]) if n < 0x80 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag]) + head + body
+
+
+def der_int(value):
+    raw = value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big")  # leading 0 keeps it positive
+    return der(0x02, raw)
+
+
+def spki_pem(n, e):
+    rsa_oid = der(0x30, der(0x06, bytes.fromhex("2a864886f70d010101")) + b"\x05\x00")  # rsaEncryption, NULL
+    body = der(0x30, rsa_oid + der(0x03, b"\x00" + der(0x30, der_int(n) + der_int(e))))
+    text = base64.b64encode(body).decode()
+    return ("-----BEGIN PUBLIC KEY-----\n" + "\n".join(text[i:i + 64] for i in range(0, len(text), 64)) + "\n-----END PUBLIC KEY-----\n").encode()
+
+
+def weak_key_fixtures(good_jwk):
+    n_b64 = good_jwk["n"]
+    n = int.from_bytes(base64.urlsafe_b64decode(n_b64 + "=" * (-len(n_b64) % 4)), "big")
+    k = (n.bit_length() + 7) // 8
+
+    def jwk(kid, e):
+        return {"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": n_b64, "e": b64u(e.to_bytes((e.bit_length() + 7) // 8, "big"))}
+
+    # The forgery: EM = 0x00 0x01 FF… 0x00 DigestInfo(SHA-256) H (RFC 8017 §9.2), sent as is.
+    signing_input = (b64u(compact({"alg": "RS256", "kid": "weak-e1"})) + "." + b64u(compact(claims()))).encode()
+    digest_info = bytes.fromhex("3031300d060960864801650304020105000420") + hashlib.sha256(signing_input).digest()
+    em = b"\x00\x01" + b"\xff" * (k - 3 - len(digest_info)) + b"\x00" + digest_info
+    assert int.from_bytes(em, "big") < n
+    forged = signing_input.decode() + "." + b64u(em)
+    for e in (1, 2, 3, 65537):
+        write(f"rsa-e{e}-public.pem", spki_pem(n, e))
+    data = {
+        "jwks": {"keys": [jwk("weak-e1", 1), good_jwk]},
+        "forged": forged,
+        "exponents": {str(e): {"keys": [jwk(f"e{e}", e)]} for e in (1, 2, 3, 65536, 65537)},
+    }
+    write("weak-keys.json", json.dumps(data, indent=2, sort_keys=True).encode() + b"\n")
+
+weak_key_fixtures(next(k for k in jwks["keys"] if k.get("kid") == "jwks-rsa"))
 
 data = {
     "now": NOW,
