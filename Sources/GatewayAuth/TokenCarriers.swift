@@ -26,8 +26,9 @@ public enum TokenCarriers {
     //   3.9.2, Go before 1.17, Rails and Java servlet containers still do);
     // - names are percent-decoded with `+` as space (PHP decodes even cookie names), trimmed of
     //   ASCII whitespace (Go's `textproto.TrimString`, Node `cookie`'s space/tab skipping,
-    //   `SimpleCookie`'s `\s*` around `=`), and compared ASCII case-insensitively (ASP.NET's
-    //   name collections ignore case);
+    //   `SimpleCookie`'s `\s*` around `=`), read as PHP reads them (`name[]` is `name`, `.` and
+    //   spaces are `_`), and compared ASCII case-insensitively (ASP.NET's name collections ignore
+    //   case);
     // - cookie pairs are split at `;` (RFC 6265 §5.4) and at `,` (RFC 2965 §3.3.4), without regard
     //   to quotes (Go and Node split inside quotes); within a pair, every `=` counts, with the word
     //   before it as a name, because Python's `SimpleCookie` also separates cookies by whitespace
@@ -35,7 +36,8 @@ public enum TokenCarriers {
 
     /// A cookie or query name as the most lenient common parser reads it: percent-decoded (`+` as
     /// space, broken escapes kept literally, as PHP's `urldecode` does), trimmed of ASCII
-    /// whitespace, ASCII-lowercased. Two names that normalise alike are the same carrier.
+    /// whitespace, without a trailing `[…]` (array syntax), `.` and inner spaces as `_` (PHP),
+    /// ASCII-lowercased. Two names that normalise alike are the same carrier.
     public static func lenientName<S: Collection>(_ raw: S) -> String where S.Element == UInt8 {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(raw.count)
@@ -60,7 +62,18 @@ public enum TokenCarriers {
         var slice = bytes[...]
         while let first = slice.first, isWhitespace(first) { slice = slice.dropFirst() }
         while let last = slice.last, isWhitespace(last) { slice = slice.dropLast() }
-        return String(decoding: slice.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }, as: UTF8.self)
+        // PHP (and Rails, qs) read `name[]=` and `name[key]=` as entries of `name`; PHP also turns
+        // `.` and spaces in a name into `_` (`access.token` is `$_GET['access_token']`).
+        if slice.last == UInt8(ascii: "]"), let open = slice.firstIndex(of: UInt8(ascii: "[")) {
+            slice = slice[..<open]
+        }
+        return String(decoding: slice.map { byte -> UInt8 in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): byte | 0x20
+            case UInt8(ascii: "."), UInt8(ascii: " "): UInt8(ascii: "_")
+            default: byte
+            }
+        }, as: UTF8.self)
     }
 
     /// Every value of the query parameter `name` in `query` (the part after `?`), percent-decoded,

@@ -29,6 +29,7 @@ import Testing
         CookieCase(header: "WSGATE_TOKEN=EVIL", found: ["EVIL"], forwarded: nil),
         // Node splits inside quotes and decodes values.
         CookieCase(header: "a=\"x; wsgate_token=%45VIL\"", found: ["EVIL\""], forwarded: "a=\"x"),
+        CookieCase(header: "wsgate.token=EVIL; a=b", found: ["EVIL"], forwarded: "a=b"),
         CookieCase(header: "x_wsgate_token=1; wsgate_tokens=2", found: [], forwarded: "x_wsgate_token=1; wsgate_tokens=2"),
     ]
 
@@ -59,7 +60,12 @@ import Testing
         QueryCase(query: "access_token=A&access_token=B", found: ["A", "B"], forwarded: nil),
         QueryCase(query: "access_token=%ZZ", found: [nil], forwarded: nil),
         QueryCase(query: "access_token", found: [""], forwarded: nil),
-        QueryCase(query: "access_tokens=1&xaccess_token=2", found: [], forwarded: "access_tokens=1&xaccess_token=2"),
+        // PHP: `name[]` is an entry of `name`; `.` and spaces in names are `_`.
+        QueryCase(query: "access_token[]=EVIL&x=1", found: ["EVIL"], forwarded: "x=1"),
+        QueryCase(query: "access_token%5B0%5D=EVIL", found: ["EVIL"], forwarded: nil),
+        QueryCase(query: "access.token=EVIL", found: ["EVIL"], forwarded: nil),
+        QueryCase(query: "access+token=EVIL", found: ["EVIL"], forwarded: nil),
+        QueryCase(query: "access_tokens=1&xaccess_token=2&access_token[=3", found: [], forwarded: "access_tokens=1&xaccess_token=2&access_token[=3"),
     ]
 
     @Test(arguments: queryCases)
@@ -72,5 +78,7 @@ import Testing
         #expect(TokenCarriers.lenientName("  Access%5ftoken+\t".utf8) == "access_token")
         #expect(TokenCarriers.lenientName("a%zzb".utf8) == "a%zzb")
         #expect(TokenCarriers.lenientName("a%4".utf8) == "a%4")
+        #expect(TokenCarriers.lenientName("Access.Token[x]".utf8) == "access_token")
+        #expect(TokenCarriers.lenientName("access_token[".utf8) == "access_token[")
     }
 }

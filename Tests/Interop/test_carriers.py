@@ -7,8 +7,9 @@ backend, whose `/report` answers with the request it received. For each row the 
 refuses it with the exact status and reason, or the received request is read with:
 Python's `http.cookies.SimpleCookie` and `urllib.parse.parse_qsl` (with `&`, with `;`, with both),
 and faithful re-implementations of Go's `net/http` `readCookies` and Node's `cookie.parse`. A name
-counts as a carrier after percent-decoding, trimming and case-folding (PHP decodes names, ASP.NET
-ignores case), so the check is stricter than any one of those parsers.
+counts as a carrier after percent-decoding, trimming, PHP's rules (`name[]` is `name`, `.` and
+spaces are `_`) and case-folding (ASP.NET ignores case), so the check is stricter than any one of
+those parsers.
 """
 
 from __future__ import annotations
@@ -137,7 +138,12 @@ def query_names(query: str) -> list[str]:
 
 
 def is_carrier(name: str) -> bool:
-    return unquote_plus(name).strip().lower() in CARRIERS
+    """PHP's reading of a name, case-folded: percent-decoded, trimmed, `name[...]` as `name`,
+    `.` and spaces as `_` (main/php_variables.c), compared as ASP.NET does (ignoring case)."""
+    name = unquote_plus(name).strip()
+    if name.endswith("]") and "[" in name:
+        name = name[:name.index("[")]
+    return name.replace(".", "_").replace(" ", "_").lower() in CARRIERS
 
 
 def tokens_found(report: dict) -> list[str]:
@@ -197,6 +203,9 @@ def cases(valid: str, evil: str):
         ("query-upper-case", f"/c/report?ACCESS_TOKEN={evil}", auth, *conflict),
         # A carrier value with whitespace in it reads differently to SimpleCookie and to Node.
         ("cookie-value-with-space", "/c/report", auth + [("Cookie", f'wsgate_token="{valid}" e=f')], *conflict),
+        ("query-php-array", f"/c/report?access_token[]={evil}", auth, *conflict),
+        ("query-php-dot", f"/c/report?access.token={evil}", auth, *conflict),
+        ("cookie-php-dot", "/c/report", auth + [("Cookie", f"wsgate.token={evil}")], *conflict),
         ("query-repeated", f"/c/report?access_token={valid}&access_token={evil}", [], *conflict),
         # The verified token again in every spelling: forwarded, with none of them.
         ("same-token-everywhere", f"/c/report?x=1;access_token={valid}&access%5Ftoken={valid}&y=2",
