@@ -55,7 +55,16 @@ struct VerifyCommand: AsyncParsableCommand {
 
         var matched: RouteConfiguration?
         if let route {
-            let path = route.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            var path = route.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            // The gateway matches the normalised path (or refuses the request); so does this.
+            if path.first == "/" {
+                switch RequestPathNormalizer.normalize(path) {
+                case .normalized(let normal): path = normal
+                case .refused(let why):
+                    print("bad_path (400): \(why)")
+                    throw ExitCode.failure
+                }
+            }
             guard let found = RouteTable(routes: configuration.routes).match(path: path) else {
                 print("route_not_found (404): no route matches \(path)")
                 print("routes: \(configuration.routes.map(\.pattern.description).joined(separator: ", "))")

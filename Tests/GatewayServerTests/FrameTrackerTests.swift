@@ -93,6 +93,32 @@ import Testing
         #expect(tracker.consumedPong == nil)
     }
 
+    @Test func aPongOfTheSameLengthWithAnotherPayloadIsTheClients() {
+        var tracker = FrameTracker(maxFrameBytes: 1 << 20, maxMessageBytes: 1 << 20)
+        // Nine bytes, like "wsgate-ka", differing only in the last one.
+        let own = Self.frame(opcode: 0xA, payload: Array("wsgate-kb".utf8), mask: [9, 8, 7, 6])
+        tracker.pongsExpected = 1
+        _ = tracker.consume(ByteBuffer(bytes: own))
+        #expect(tracker.consumedPong == nil)
+        #expect(tracker.pongsExpected == 1)
+        // The real answer right behind it is still recognised.
+        let real = Self.frame(opcode: 0xA, payload: GatewayFrame.keepalivePayload, mask: [9, 8, 7, 6])
+        _ = tracker.consume(ByteBuffer(bytes: own + real))
+        #expect(tracker.consumedPong == own.count..<(own.count + real.count))
+        #expect(tracker.pongsExpected == 0)
+    }
+
+    @Test(arguments: [UInt8(0x40), 0x20, 0x10])
+    func aPongWithAnRSVBitIsNotTheGateways(rsv: UInt8) {
+        var tracker = FrameTracker(maxFrameBytes: 1 << 20, maxMessageBytes: 1 << 20)
+        var pong = Self.frame(opcode: 0xA, payload: GatewayFrame.keepalivePayload, mask: [1, 2, 3, 4])
+        pong[0] |= rsv
+        tracker.pongsExpected = 1
+        _ = tracker.consume(ByteBuffer(bytes: pong))
+        #expect(tracker.consumedPong == nil)
+        #expect(tracker.pongsExpected == 1)
+    }
+
     @Test func injectedFramesAreMaskedOnlyTowardBackends() {
         let toClient = GatewayFrame.close(code: 4001, reason: "token expired", masked: false, allocator: ByteBufferAllocator())
         #expect(Array(buffer: toClient) == [0x88, 15, 0x0f, 0xa1] + Array("token expired".utf8))

@@ -31,6 +31,16 @@ import Testing
         return [
             Case(name: "unknown path", path: "/nope", status: 404, reason: "route_not_found"),
             Case(name: "prefix does not match a longer word", path: "/ws/roomsX", status: 404, reason: "route_not_found"),
+            // RFC 3986 §5.2.4 dot segments and ambiguous escapes: 400 bad_path before route lookup.
+            Case(name: "encoded slash", path: "/ws/rooms/..%2Fchat", status: 400, reason: "bad_path"),
+            Case(name: "encoded slash, lower case", path: "/ws/rooms/..%2fchat", status: 400, reason: "bad_path"),
+            Case(name: "encoded backslash", path: "/ws/rooms/..%5Cchat", status: 400, reason: "bad_path"),
+            Case(name: "encoded NUL", path: "/ws/rooms/%00", status: 400, reason: "bad_path"),
+            Case(name: "above the root", path: "/ws/rooms/../../..", status: 400, reason: "bad_path"),
+            Case(name: "bad path on no route", path: "/nope/%2F", status: 400, reason: "bad_path"),
+            // Resolved onto /ws/chat, whose policy (a token) applies.
+            Case(name: "dot dot onto another route", path: "/ws/rooms/../chat", status: 401, reason: "token_missing"),
+            Case(name: "encoded dot dot onto another route", path: "/ws/rooms/%2E%2E/chat", status: 401, reason: "token_missing"),
             Case(name: "POST", rawRequest: "POST /ws/chat HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", status: 405, reason: "method_not_allowed"),
             Case(name: "not an upgrade", upgradeHeaders: false, status: 400, reason: "bad_handshake"),
             Case(name: "bad key", rawRequest: "GET /ws/chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n", status: 400, reason: "bad_handshake"),
@@ -52,7 +62,8 @@ import Testing
         let backend = UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: backendPort), path: "/")
         return [
             RouteConfiguration(pattern: .exact("/ws/chat"), upstreams: [backend]),
-            RouteConfiguration(pattern: .prefix("/ws/rooms"), upstreams: [backend]),
+            // No token needed below /ws/rooms: a dot segment must not carry that policy onto /ws/chat.
+            RouteConfiguration(pattern: .prefix("/ws/rooms"), upstreams: [backend], auth: .none),
             RouteConfiguration(pattern: .exact("/ws/origin"), upstreams: [backend], auth: .none, allowedOrigins: ["https://app.example"]),
             RouteConfiguration(pattern: .exact("/ws/admin"), upstreams: [backend],
                                requirements: ClaimRequirements(claims: [ClaimRequirement(path: "role", allowed: [.string("admin")])])),

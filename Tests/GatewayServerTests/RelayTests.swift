@@ -292,6 +292,9 @@ import Logging
             #expect(response.status == 101)
             let ws = try #require(client)
             #expect(await ws.next() == .frame(opcode: .ping, fin: true, data: Array("wsgate-ka".utf8)))
+            // Same length as the gateway's payload, other bytes, while the ping is outstanding
+            // (RFC 6455 §5.5.3 allows an unsolicited pong): the client's own, forwarded.
+            try await ws.send(.pong, Array("wsgate-kb".utf8))
             try await ws.send(.pong, Array("wsgate-ka".utf8))
             // The client's own unsolicited pong (another payload) is not the gateway's: it passes.
             try await ws.send(.pong, Array("mine".utf8))
@@ -304,7 +307,7 @@ import Logging
                 default: Issue.record("connection ended early: \(seen)"); return
                 }
             }
-            #expect(seen == ["backend saw pong: mine", "Recv: after pongs"])
+            #expect(seen == ["backend saw pong: wsgate-kb", "backend saw pong: mine", "Recv: after pongs"])
             await ws.abort()
             #expect(await GatewayHarness.settle(gateway))
         }

@@ -86,11 +86,22 @@ struct HandshakePlanner {
         revocations: RevocationSet = RevocationSet(),
         admission: (CompiledRoute) -> Rejection?
     ) -> HandshakeDecision {
-        let (path, query) = HandshakePlanner.split(uri: head.uri)
-        var context = RejectionContext(path: String(path.prefix(512)), client: client.address)
+        let (rawPath, query) = HandshakePlanner.split(uri: head.uri)
+        var context = RejectionContext(path: String(rawPath.prefix(512)), client: client.address)
         context.requestID = HandshakePlanner.requestID(from: head.headers)
 
-        // Route lookup (404 before anything else, so unknown paths learn nothing more).
+        // Path well formed, before matching: routes and backends must resolve the same path.
+        var path = rawPath
+        if rawPath.first == "/" {
+            switch RequestPathNormalizer.normalize(rawPath) {
+            case .normalized(let normal): path = normal
+            case .refused(let why):
+                context.detail = why
+                return .reject(.badPath, context)
+            }
+        }
+
+        // Route lookup (404 before any other check, so unknown paths learn nothing more).
         guard path.first == "/", let routeIndex = snapshot.routeTable.matchIndex(path: path) else {
             context.detail = "no route for this path"
             return .reject(.routeNotFound, context)
@@ -211,8 +222,9 @@ struct HandshakePlanner {
                     offer(value ?? "")  // broken %-encoding: verified as malformed
                 }
             case .cookie(let name):
-                for header in head.headers[canonicalForm: "cookie"] {
-                    for value in TokenCarriers.cookieValues(named: name, in: String(header)) { offer(value) }
+                // Whole values: a cookie parser's own splitting (at `;` and `,`) is the carriers'.
+                for header in head.headers["cookie"] {
+                    for value in TokenCarriers.cookieValues(named: name, in: header) { offer(value) }
                 }
             case .subprotocol:
                 let offered = TokenCarriers.listEntries(head.headers[canonicalForm: "sec-websocket-protocol"].map(String.init))
@@ -253,10 +265,7 @@ struct HandshakePlanner {
                 if client.peerIsTrustedProxy { forwardedHost = forwardedHost ?? value }
                 continue
             case "cookie":
-                var remaining: String? = value
-                for cookie in snapshot.tokenCookieNames {
-                    remaining = remaining.flatMap { TokenCarriers.cookieHeader($0, removing: cookie) }
-                }
+                let remaining = snapshot.tokenCookieNames.isEmpty ? value : TokenCarriers.cookieHeader(value, removing: snapshot.tokenCookieNames)
                 if let remaining { headers.add(name: name, value: remaining) }
                 continue
             case "sec-websocket-protocol":
@@ -300,10 +309,7 @@ struct HandshakePlanner {
         }
         if let requestID { headers.add(name: "X-Request-Id", value: requestID) }
 
-        var upstreamQuery = query
-        for name in snapshot.tokenQueryNames {
-            upstreamQuery = upstreamQuery.flatMap { TokenCarriers.query($0, removing: name) }
-        }
+        let upstreamQuery = query.flatMap { TokenCarriers.query($0, removing: snapshot.tokenQueryNames) }
         var newHead = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers)
         newHead.uri = HandshakePlanner.upstreamURI(route: config, path: path, query: upstreamQuery, upstream: 0)
         return (newHead, offeredBearer, upstreamQuery)

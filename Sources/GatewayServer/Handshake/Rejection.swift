@@ -7,6 +7,8 @@ import NIOHTTP1
 public enum Rejection: Sendable, Hashable, CaseIterable {
     case headersTooLarge
     case handshakeTimeout
+    /// The path is ambiguous to backends (encoded slash, backslash, NUL, climbs above the root).
+    case badPath
     case routeNotFound
     case methodNotAllowed
     case badHandshake
@@ -37,6 +39,7 @@ public enum Rejection: Sendable, Hashable, CaseIterable {
         switch self {
         case .headersTooLarge: "headers_too_large"
         case .handshakeTimeout: "handshake_timeout"
+        case .badPath: "bad_path"
         case .routeNotFound: "route_not_found"
         case .methodNotAllowed: "method_not_allowed"
         case .badHandshake: "bad_handshake"
@@ -67,6 +70,7 @@ public enum Rejection: Sendable, Hashable, CaseIterable {
         switch self {
         case .headersTooLarge: .requestHeaderFieldsTooLarge
         case .handshakeTimeout: .requestTimeout
+        case .badPath: .badRequest
         case .routeNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .badHandshake: .badRequest

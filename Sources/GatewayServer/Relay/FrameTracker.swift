@@ -114,6 +114,11 @@ struct FrameTracker {
                         index += 1
                         remaining -= 1
                         payloadOffset += 1
+                    } else if currentIsGatewayPong {
+                        comparePongByte(raw[index])
+                        index += 1
+                        remaining -= 1
+                        payloadOffset += 1
                     } else {
                         let take = min(UInt64(count - index), remaining)
                         index += Int(take)
@@ -166,8 +171,10 @@ struct FrameTracker {
             if messageBytes > maxMessageBytes { return .messageTooLarge(frameStart: headerStart) }
         }
         isClose = opcode == 0x8
-        // RFC 6455 §5.5.3: a pong echoes the ping's payload; ours is `keepalivePayload`.
-        currentIsGatewayPong = opcode == 0xA && byte0 & 0x80 != 0 && pongsExpected > 0
+        // RFC 6455 §5.5.3: a pong echoes the ping's payload; ours is `keepalivePayload`. Only a
+        // FIN pong without RSV bits (§5.2: no extension is negotiated) of that length is a
+        // candidate; its payload is compared byte by byte as it passes (`comparePongByte`).
+        currentIsGatewayPong = opcode == 0xA && byte0 & 0xF0 == 0x80 && pongsExpected > 0
             && length == UInt64(GatewayFrame.keepalivePayload.count) && headerStart != nil
         closeCode = nil
         payloadOffset = 0
@@ -176,6 +183,14 @@ struct FrameTracker {
         phase = .payload
         if remaining == 0 { return finishFrame() }
         return nil
+    }
+
+    /// Drops the gateway-pong candidacy when a payload byte differs from `keepalivePayload`: an
+    /// unsolicited pong of the same length is the client's own (RFC 6455 §5.5.3) and is forwarded.
+    private mutating func comparePongByte(_ byte: UInt8) {
+        let shift = UInt32(8 * (3 - Int(payloadOffset % 4)))
+        let maskByte = byte1 & 0x80 != 0 ? UInt8(truncatingIfNeeded: maskKey >> shift) : 0
+        if byte ^ maskByte != GatewayFrame.keepalivePayload[Int(payloadOffset)] { currentIsGatewayPong = false }
     }
 
     /// Records a just-finished pong answering a gateway ping, when it began in this chunk.

@@ -45,7 +45,7 @@ async def handler(ws):
     path = ws.request.path.split("?", 1)[0]
     received = []
     try:
-        if path == "/report":
+        if path == "/report" or path.startswith("/report/"):
             await ws.send(json.dumps({
                 "request_line": f"GET {ws.request.path} HTTP/1.1",
                 "path": ws.request.path,
