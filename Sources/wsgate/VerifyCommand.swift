@@ -86,8 +86,26 @@ struct VerifyCommand: AsyncParsableCommand {
         }
         let verifier = GatewaySnapshot(configuration: configuration, remoteKeys: remote).verifier
         let verified: VerifiedToken
+        let at = now ?? Date().timeIntervalSince1970
         do throws(TokenError) {
-            verified = try verifier.verify(token, now: now ?? Date().timeIntervalSince1970)
+            verified = try verifier.verify(token, now: at)
+        } catch {
+            report(error, fingerprint: fingerprint, settings: configuration.auth)
+            throw ExitCode.failure
+        }
+        // The revocations a single instance saved in its state_dir, checked where the gateway does.
+        if let directory = configuration.stateDirectory {
+            let saved = RevocationSet.saved(inDirectory: directory, now: at)
+            for problem in saved.problems { Self.printToStandardError("revocation state: \(problem)") }
+            if let revocation = saved.set.match(verified, tokenDigest: tokenDigest(token), now: at) {
+                print("token_revoked (401): revoked by \(revocation.kind.rawValue) revocation \(revocation.id) until \(Int64(revocation.until)): \(revocation.reason)")
+                print("why: an operator revoked this token (wsgate revocations lists them; --lift ID lifts one)")
+                if let subject = verified.subject { print("sub: \(subject)") }
+                print("token_fp: \(fingerprint)")
+                throw ExitCode.failure
+            }
+        }
+        do throws(TokenError) {
             if let matched { try verified.check(matched.requirements) }
         } catch {
             report(error, fingerprint: fingerprint, settings: configuration.auth)

@@ -149,6 +149,12 @@ def test_revocations_survive_a_restart_and_lift(sessions_gateway, minter, wsgate
         return 101
 
     assert asyncio.run(handshake()) == 401
+    # `wsgate verify` reads the same state_dir and names the reason the gateway gives.
+    verify = subprocess.run([str(wsgate_bin), "verify", "--config", str(gw.config_path), token],
+                            env={**sessions_gateway["env"], "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+                            timeout=30, stdin=subprocess.DEVNULL)
+    assert verify.returncode == 1, verify.stderr
+    assert verify.stdout.startswith(f"token_revoked (401): revoked by sub revocation {revocation_id} until ")
     listed = cli(wsgate_bin, gw, "revocations", "--json")
     assert revocation_id in [r["id"] for r in json.loads(listed.stdout)["revocations"]]
     lifted = cli(wsgate_bin, gw, "revocations", "--lift", revocation_id)

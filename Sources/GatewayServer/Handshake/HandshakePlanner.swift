@@ -155,13 +155,9 @@ struct HandshakePlanner {
                     context.kid = token.kid
                     context.issuer = token.issuer
                     context.subject = token.subject
-                    if !revocations.isEmpty {
-                        var described = SessionInfo(id: "", route: route.label, client: client.address, openedAt: now)
-                        described.adopt(token, digest: rawDigest)
-                        if let revocation = revocations.match(described, now: now) {
-                            context.detail = "revoked by \(revocation.kind.rawValue) revocation \(revocation.id)"
-                            return .reject(.tokenRevoked, context)
-                        }
+                    if !revocations.isEmpty, let revocation = revocations.match(token, tokenDigest: rawDigest, now: now) {
+                        context.detail = "revoked by \(revocation.kind.rawValue) revocation \(revocation.id)"
+                        return .reject(.tokenRevoked, context)
                     }
                     try token.check(route.route.requirements)
                     digest = rawDigest

@@ -82,3 +82,21 @@ public struct RevocationSet: Sendable {
         byID.values.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 }
+
+extension RevocationSet {
+    /// The revocation covering a verified token (as a handshake or a refresh presents it), if any.
+    public func match(_ token: VerifiedToken, tokenDigest digest: String, now: Double) -> Revocation? {
+        var described = SessionInfo(id: "", route: "", client: "", openedAt: now)
+        described.adopt(token, digest: digest)
+        return match(described, now: now)
+    }
+
+    /// The unexpired revocations a single instance saved in `directory` (its `state_dir`), and a
+    /// message per line that could not be read: what `wsgate verify` checks a token against.
+    public static func saved(inDirectory directory: String, now: Double) -> (set: RevocationSet, problems: [String]) {
+        let contents = RevocationFile(directory: directory).load()
+        var set = RevocationSet(contents.revocations)
+        set.removeExpired(now: now)
+        return (set, contents.problems)
+    }
+}
