@@ -1,3 +1,4 @@
+import GatewayAuth
 /// Puts a request path into the one form that route matching and the backend both see, or
 /// refuses it, so that no backend can resolve a path the route table did not (PRODUCT.md's
 /// "path well formed" step, before route lookup).
@@ -112,14 +113,7 @@ public enum RequestPathNormalizer {
         }
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
+    private static func hexValue(_ byte: UInt8) -> UInt8? { TokenCarriers.hexValue(byte) }
 
     private static func upperHex(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") + nibble - 10
