@@ -11,6 +11,8 @@ public enum TestClientEvent: Sendable, Equatable {
     case frame(opcode: WebSocketOpcode, fin: Bool, data: [UInt8])
     /// The TCP connection ended.
     case closed
+    /// Nothing arrived within `next(timeout:)`'s bound: the test fails instead of hanging.
+    case timedOut
 }
 
 /// An HTTP answer to a handshake.
@@ -28,10 +30,12 @@ public struct TestHandshakeResponse: Sendable {
 public final class TestWebSocketClient {
     private let channel: Channel
     private var iterator: AsyncStream<TestClientEvent>.AsyncIterator
+    private let continuation: AsyncStream<TestClientEvent>.Continuation
 
-    init(channel: Channel, events: AsyncStream<TestClientEvent>) {
+    init(channel: Channel, events: AsyncStream<TestClientEvent>, continuation: AsyncStream<TestClientEvent>.Continuation) {
         self.channel = channel
         self.iterator = events.makeAsyncIterator()
+        self.continuation = continuation
     }
 
     /// Connects to `127.0.0.1:port`, sends a GET for `path` with the standard upgrade headers plus
@@ -82,7 +86,7 @@ public final class TestWebSocketClient {
             return writer.write(channel.allocator.buffer(bytes: request))
         }.get()
         let response = try await responsePromise.futureResult.get()
-        let client = TestWebSocketClient(channel: channel, events: stream)
+        let client = TestWebSocketClient(channel: channel, events: stream, continuation: continuation)
         if response.status != 101 {
             try? await channel.closeFuture.get()
             return (response, nil)
@@ -116,9 +120,13 @@ public final class TestWebSocketClient {
         }.get()
     }
 
-    /// The next frame or the end of the connection.
-    public func next() async -> TestClientEvent {
-        await iterator.next() ?? .closed
+    /// The next frame or the end of the connection; `.timedOut` when nothing came within
+    /// `timeout` (a broken close or expiry then fails its test at once instead of hanging it).
+    public func next(timeout: TimeAmount = .seconds(30)) async -> TestClientEvent {
+        let continuation = self.continuation
+        let bound = channel.eventLoop.scheduleTask(in: timeout) { continuation.yield(.timedOut) }
+        defer { bound.cancel() }
+        return await iterator.next() ?? .closed
     }
 
     /// The next data frame's text, skipping nothing; fails the caller's expectation when not text.

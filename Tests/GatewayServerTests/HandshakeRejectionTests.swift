@@ -73,7 +73,9 @@ import Testing
 
     @Test(arguments: try cases())
     func rejection(_ scenario: Case) async throws {
-        let downPort = try await freePort()
+        let down = try RefusingPort()
+        let downPort = down.port
+        defer { withExtendedLifetime(down) {} }
         try await GatewayHarness.withEchoBackend { backendPort in
             let config = try GatewayHarness.configuration(routes: Self.routes(backendPort: backendPort, downPort: downPort))
             try await GatewayHarness.withGateway(config) { gateway, port in
@@ -228,12 +230,36 @@ extension HandshakeRejectionTests {
     }
 }
 
-/// A port nothing listens on (bound, read, released).
-func freePort() async throws -> Int {
-    let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-    let port = channel.localAddress!.port!
-    try await channel.close()
-    return port
+/// A loopback port that refuses connections for as long as this value lives: a socket bound to it
+/// without `listen`, so connecting gets a reset (ECONNREFUSED) and no test running in parallel can
+/// bind the same port meanwhile (binding, closing and reusing a number raced with them: a "backend
+/// down" case once met another test's listener and got 404 instead of 502).
+final class RefusingPort {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket: \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw -> Bool in
+                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
+            }
+        }
+        guard bound else {
+            close(fd)
+            throw TestFailure("bind: \(errno)")
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
 }
 
 /// The log line's time and quoting.
