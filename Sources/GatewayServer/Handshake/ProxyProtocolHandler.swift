@@ -8,8 +8,9 @@ struct ProxiedSource {
 
 /// Parses HAProxy's PROXY protocol header, version 1 (text) or 2 (binary)
 /// (haproxy.org/download/2.6/doc/proxy-protocol.txt). Pure: bytes in, result out.
-enum ProxyProtocolHeader {
-    enum Result: Equatable {
+package enum ProxyProtocolHeader {
+    /// What the bytes so far amount to.
+    package enum Result: Equatable {
         /// Not enough bytes yet.
         case needMore
         /// Not a valid header; the connection must be closed.
@@ -18,11 +19,13 @@ enum ProxyProtocolHeader {
         case parsed(source: SocketAddress?, length: Int)
     }
 
-    static let v2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
+    /// The 12 bytes every v2 header starts with.
+    package static let v2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
     /// A v1 line is at most 107 bytes including CRLF.
-    static let v1MaximumLength = 107
+    package static let v1MaximumLength = 107
 
-    static func parse(_ bytes: ByteBufferView) -> Result {
+    /// Parses the start of a connection's bytes.
+    package static func parse(_ bytes: ByteBufferView) -> Result {
         let data = Array(bytes.prefix(max(v1MaximumLength, 16 + 216)))
         if data.count < 12 {
             let v1Prefix = Array("PROXY ".utf8)
