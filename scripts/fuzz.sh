@@ -2,6 +2,8 @@
 # Coverage-guided fuzzing with libFuzzer (Tests/Fuzz/README.md).
 #
 #   scripts/fuzz.sh TARGET [SECONDS]   one target until SECONDS pass (default 600) or it finds a bug
+#   scripts/fuzz.sh --keep-going TARGET [SECONDS]   the same, saving each crash and going on
+#                                      (libFuzzer -fork=1 -ignore_crashes=1; for open findings)
 #   scripts/fuzz.sh --ci [SECONDS]     every target: replay its corpus, then fuzz it SECONDS (default 25)
 #   scripts/fuzz.sh --list             the targets
 #
@@ -18,8 +20,11 @@ CORPUS=Tests/Fuzz/corpus
 # Leak checks off: the Swift runtime's caches and the harness's once-built snapshot live for the
 # process and would be reported as leaks; memory errors are still caught by ASan.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1}"
+# The Swift runtime's in-process backtracer walks the stack after a check traps, which ASan
+# reports as a second error; libFuzzer's own stack trace is enough.
+export SWIFT_BACKTRACE="${SWIFT_BACKTRACE:-enable=no}"
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 build() {
     echo "fuzz: building wsgate-fuzz with -sanitize=fuzzer,address in $SCRATCH" >&2
@@ -30,7 +35,8 @@ build() {
 # Fuzzes $1 for $2 seconds from the committed corpus (reproducers of open findings excluded
 # when $3 is "skip-findings"); prints "<execs> <cov> <ft> <status>" on the last line.
 run() {
-    local target=$1 seconds=$2 mode=${3:-all}
+    local target=$1 seconds=$2 mode=${3:-all} extra=()
+    [[ ${KEEP_GOING:-0} == 1 ]] && extra=(-fork=1 -ignore_crashes=1)
     local work="$SCRATCH/fuzz-corpus/$target" artifacts="$SCRATCH/fuzz-artifacts"
     mkdir -p "$work" "$artifacts"
     local seeds="$CORPUS/$target"
@@ -42,9 +48,11 @@ run() {
     local log="$SCRATCH/fuzz-logs/$target.log" status=0
     mkdir -p "$(dirname "$log")"
     "$BINARY" "$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-        -print_final_stats=1 -artifact_prefix="$artifacts/$target-" "$work" "$seeds" >"$log" 2>&1 || status=$?
+        -print_final_stats=1 -artifact_prefix="$artifacts/$target-" ${extra[@]+"${extra[@]}"} "$work" "$seeds" >"$log" 2>&1 || status=$?
     local execs cov ft
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    # Fork mode prints no final stats; its progress lines start with "#<executions>:".
+    [[ -n $execs ]] || execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
     ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
     if [[ $status != 0 ]]; then
@@ -86,6 +94,10 @@ case "${1:-}" in
         echo "fuzz summary ($(( $(date +%s) - start )) s):"
         printf '  %s\n' "${summary[@]}"
         exit $(( failures > 0 ))
+        ;;
+    --keep-going)
+        shift
+        KEEP_GOING=1 exec "$0" "$@"
         ;;
     ""|-h|--help)
         usage

@@ -68,6 +68,9 @@ write("response-head", "switching-protocols", f"HTTP/1.1 101 Switching Protocols
 write("response-head", "subprotocol-bare-lf", f"HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\nConnection: Upgrade\n{accept}\nSec-WebSocket-Protocol: chat.v1\n")
 write("response-head", "forbidden", "HTTP/1.0 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n")
 write("response-head", "no-reason", "HTTP/1.1 503\r\nRetry-After:  5 \r\n")
+# Finding 7 (new, found by this target): a status code NIO does not name keeps the backend's
+# reason phrase, bare CR included, and the gateway's own refusal repeats it to the client.
+write("response-head", "finding-7-reason-phrase-bare-cr", "HTTP/1.1 599 a\rb\r\nContent-Length: 0\r\n")
 
 
 def frame(opcode, payload=b"", masked=False, fin=True, key=b"\x37\xfa\x21\x3d"):
@@ -107,6 +110,9 @@ write("proxy-header", "v1-unknown", cuts([], b"PROXY UNKNOWN\r\n"))
 write("proxy-header", "v2-tcp4", cuts([13], sig + b"\x21\x11\x00\x0c" + bytes([192, 0, 2, 1, 198, 51, 100, 2]) + struct.pack(">HH", 56324, 443)))
 write("proxy-header", "v2-local", cuts([], sig + b"\x20\x00\x00\x00"))
 write("proxy-header", "v2-tcp6-tlv", cuts([20], sig + b"\x21\x21\x00\x29" + bytes(range(16)) + bytes(range(16, 32)) + struct.pack(">HH", 1, 2) + b"\x04\x00\x02ok"))
+# Finding 8 (new, found by this target): a v1 header whose first read is 7 to 11 bytes
+# ("PROXY TCP4") is refused as "no PROXY protocol header"; whole, it parses.
+write("proxy-header", "finding-8-v1-first-read-of-10-bytes", cuts([10], b"PROXY TCP4 192.0.2.1 198.51.100.2 56324 443\r\n"))
 # Finding 6: a v2 header whose TLVs take it past 216 bytes is never parsed.
 write("proxy-header", "finding-6-v2-longer-than-216", cuts([], sig + b"\x21\x11\x01\x2c" + bytes([192, 0, 2, 1, 198, 51, 100, 2]) + struct.pack(">HH", 1, 2) + b"\x04\x01\x1d" + bytes(285)))
 
