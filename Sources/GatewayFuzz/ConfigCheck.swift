@@ -10,13 +10,16 @@ import GatewayServer
 /// machine's files. YAML escapes (`\`) are skipped for the same reason: they could spell those
 /// paths. Relative paths resolve under a directory that does not exist.
 enum ConfigCheck {
+    /// Substrings whose inputs are skipped (see above).
     static let avoided = ["dev/", "proc/", "sys/", "run/", "\\", "url"]
 
+    /// True when the config loads.
     static func accepts(_ input: [UInt8]) -> Bool {
         guard let text = String(validating: input, as: UTF8.self) else { return false }
         return (try? ConfigurationLoader.load(yaml: text, baseDirectory: "/nonexistent-wsgate-fuzz", environment: FuzzKeys.environment)) != nil
     }
 
+    /// Loads the config; checks the problems never quote the secret.
     static func check(_ input: [UInt8]) -> FuzzFailure? {
         guard let text = String(validating: input, as: UTF8.self) else { return nil }
         if avoided.contains(where: { text.contains($0) }) { return nil }

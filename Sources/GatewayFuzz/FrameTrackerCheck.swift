@@ -15,10 +15,15 @@ enum FrameTrackerCheck {
         /// The first size violation and the absolute offset of its frame's header (nil when
         /// the header began in an earlier read: the tracker only knows offsets in this read).
         var violation: (kind: FrameWalk.Violation, start: Int?)?
+        /// Whole frames seen (before the violation, if any).
         var frames: UInt64 = 0
+        /// A close frame was seen.
         var closeSeen = false
+        /// The last close frame's status code, if it carried one.
         var closeStatus: UInt16?
 
+        /// Equal when both saw the same violation (offsets compared where both know them) or
+        /// none, and the same frames and close.
         static func == (a: Outcome, b: Outcome) -> Bool {
             switch (a.violation, b.violation) {
             case (nil, nil):
@@ -33,12 +38,14 @@ enum FrameTrackerCheck {
             }
         }
 
+        /// One line for a failure message.
         var description: String {
             let violationText = violation.map { "\($0.kind) at \($0.start.map(String.init) ?? "earlier read")" } ?? "none"
             return "violation \(violationText), frames \(frames), close \(closeSeen ? String(describing: closeStatus) : "no")"
         }
     }
 
+    /// True when the whole stream breaks no size limit.
     static func accepts(_ input: [UInt8]) -> Bool {
         guard let (_, stream) = split(input) else { return false }
         return run([stream[...]]).violation == nil
@@ -50,6 +57,7 @@ enum FrameTrackerCheck {
         return (input[1..<(1 + cutCount)].map { Int($0) }, Array(input[(1 + cutCount)...]))
     }
 
+    /// Compares the whole read, the input's reads and the reference walk.
     static func check(_ input: [UInt8]) -> FuzzFailure? {
         guard let (lengths, stream) = split(input) else { return nil }
         var chunks: [ArraySlice<UInt8>] = []
@@ -94,65 +102,6 @@ enum FrameTrackerCheck {
         outcome.frames = tracker.frames
         outcome.closeSeen = tracker.closeSeen
         outcome.closeStatus = tracker.closeStatus
-        return outcome
-    }
-}
-
-/// RFC 6455 §5.2 read directly, one frame at a time over the whole stream: the model the
-/// tracker is compared with. Shares no code with the tracker.
-struct FrameWalk {
-    enum Violation: Equatable {
-        case frameTooLarge
-        case messageTooLarge
-    }
-
-    let maxFrameBytes: UInt64
-    let maxMessageBytes: UInt64
-
-    func walk(_ bytes: [UInt8]) -> FrameTrackerCheck.Outcome {
-        var outcome = FrameTrackerCheck.Outcome()
-        var position = 0
-        var messageBytes: UInt64 = 0
-        while position + 2 <= bytes.count {
-            let start = position
-            let opcode = bytes[position] & 0x0F
-            let masked = bytes[position + 1] & 0x80 != 0
-            let length7 = Int(bytes[position + 1] & 0x7F)
-            let extra = length7 == 126 ? 2 : length7 == 127 ? 8 : 0
-            let headerLength = 2 + extra + (masked ? 4 : 0)
-            guard position + headerLength <= bytes.count else { break }
-            var length = UInt64(length7)
-            if extra > 0 {
-                length = 0
-                for byte in bytes[(position + 2)..<(position + 2 + extra)] { length = length << 8 | UInt64(byte) }
-            }
-            // §5.2: a 64-bit length's most significant bit must be 0.
-            if length > maxFrameBytes || length >= 1 << 63 {
-                outcome.violation = (.frameTooLarge, start)
-                return outcome
-            }
-            if opcode < 0x8 {
-                if opcode != 0 { messageBytes = 0 }
-                messageBytes += length
-                if messageBytes > maxMessageBytes {
-                    outcome.violation = (.messageTooLarge, start)
-                    return outcome
-                }
-            }
-            let payloadStart = position + headerLength
-            guard UInt64(bytes.count - payloadStart) >= length else { break }
-            if opcode == 0x8 {
-                outcome.closeSeen = true
-                outcome.closeStatus = nil
-                if length >= 2 {
-                    // §5.3: the payload is masked with the key's bytes in turn.
-                    let key = masked ? Array(bytes[(payloadStart - 4)..<payloadStart]) : [0, 0, 0, 0]
-                    outcome.closeStatus = UInt16(bytes[payloadStart] ^ key[0]) << 8 | UInt16(bytes[payloadStart + 1] ^ key[1])
-                }
-            }
-            outcome.frames += 1
-            position = payloadStart + Int(length)
-        }
         return outcome
     }
 }

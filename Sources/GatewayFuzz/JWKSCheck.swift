@@ -7,10 +7,12 @@ import GatewayAuth
 /// RSA entry with JSONSerialization and its own base64url, and when the exponent breaks that
 /// rule, a set holding only that entry must be refused.
 enum JWKSCheck {
+    /// True when the set loads.
     static func accepts(_ input: [UInt8]) -> Bool {
         (try? VerificationKey.jwks(json: input, allowed: nil)) != nil
     }
 
+    /// Checks the exponents of an accepted set's RSA keys.
     static func check(_ input: [UInt8]) -> FuzzFailure? {
         guard (try? VerificationKey.jwks(json: input, allowed: nil)) != nil else { return nil }
         guard let document = (try? JSONSerialization.jsonObject(with: Data(input))) as? [String: Any],

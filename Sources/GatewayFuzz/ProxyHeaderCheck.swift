@@ -8,12 +8,14 @@ import NIOCore
 /// a v1 line is at most 107 bytes, a v2 header is 16 bytes plus its announced length), so a
 /// connection can never buffer without bound. Input layout as in `FrameTrackerCheck`.
 enum ProxyHeaderCheck {
+    /// True when the whole input parses as a header.
     static func accepts(_ input: [UInt8]) -> Bool {
         guard let (_, stream) = FrameTrackerCheck.split(input) else { return false }
         if case .parsed = ProxyProtocolHeader.parse(ByteBuffer(bytes: stream).readableBytesView) { return true }
         return false
     }
 
+    /// Compares the reads with the whole input and checks `.needMore` is still possible.
     static func check(_ input: [UInt8]) -> FuzzFailure? {
         guard let (lengths, stream) = FrameTrackerCheck.split(input) else { return nil }
 

@@ -6,11 +6,13 @@ import NIOHTTP1
 /// to act on and to pass to the client: a three-digit status, token names, values without
 /// controls or surrounding whitespace, a reason phrase that cannot end the status line early.
 enum ResponseHeadCheck {
+    /// True when the head parses.
     static func accepts(_ input: [UInt8]) -> Bool {
         if case .success = HTTPWire.parseResponseHead(ByteBuffer(bytes: input).readableBytesView) { return true }
         return false
     }
 
+    /// The first broken invariant of an accepted head.
     static func check(_ input: [UInt8]) -> FuzzFailure? {
         let buffer = ByteBuffer(bytes: input)
         guard case .success(let head) = HTTPWire.parseResponseHead(buffer.readableBytesView) else { return nil }

@@ -10,14 +10,21 @@ final class TokenCheck: Sendable {
     /// Built once: key parsing per input would dominate the run.
     static let shared = TokenCheck()
 
+    /// The accepted `iss`.
     static let issuer = "https://issuer.example"
+    /// The accepted `aud`.
     static let audience = "wsgate"
 
+    /// The verifier under test: keys `hs` (HS256) and `es` (ES256).
     let verifier: JWTVerifier
+    /// Signs mode-1 inputs.
     let hmacSigner: TokenSigner
+    /// Signs mode-2 inputs.
     let ecSigner: TokenSigner
+    /// Re-checks every acceptance.
     let oracle: TokenOracle
 
+    /// Loads the harness keys (fatal if they do not load).
     init() {
         do {
             let keys = KeySet([
@@ -33,11 +40,13 @@ final class TokenCheck: Sendable {
         oracle = TokenOracle(issuer: Self.issuer, audience: Self.audience, now: FuzzKeys.now)
     }
 
+    /// True when the verifier accepts the input's token.
     func accepts(_ input: [UInt8]) -> Bool {
         guard let token = token(input) else { return false }
         return (try? verifier.verify(token, now: FuzzKeys.now)) != nil
     }
 
+    /// Verifies the input's token and has the oracle re-check an acceptance.
     func check(_ input: [UInt8]) -> FuzzFailure? {
         guard let token = token(input) else { return nil }
         guard let verified = try? verifier.verify(token, now: FuzzKeys.now) else { return nil }

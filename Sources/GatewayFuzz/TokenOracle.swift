@@ -5,8 +5,11 @@ import Foundation
 /// JSONSerialization for the JSON, one-shot OpenSSL calls for the signatures, and RFC 7519's
 /// rules for the registered claims. Knows the harness's two keys: `hs` (HS256) and `es` (ES256).
 struct TokenOracle {
+    /// The accepted `iss`.
     let issuer: String
+    /// The accepted `aud`.
     let audience: String
+    /// The verification time, seconds since the epoch.
     let now: Double
 
     /// Which algorithm each harness key may verify (RFC 8725 §3.1: one algorithm per key).

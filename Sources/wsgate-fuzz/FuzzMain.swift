@@ -10,18 +10,24 @@ import GatewayFuzz
 /// without the sanitizer build.
 @main
 enum FuzzMain {
-    /// The target the libFuzzer callback runs (set once, before the driver starts).
+    /// The target the libFuzzer callback runs. `nonisolated(unsafe)` is sound here: it is
+    /// written once in `main` before `LLVMFuzzerRunDriver` starts, and only read afterwards, on
+    /// the driver's one thread (libFuzzer runs inputs sequentially).
     nonisolated(unsafe) static var target = FuzzTarget.token
 
     static func main() {
         var arguments = CommandLine.arguments
-        guard arguments.count >= 2, let chosen = FuzzTarget(rawValue: arguments[1]) else {
+        // libFuzzer's fork mode starts workers with its own flags only, so the target also
+        // travels in the environment the workers inherit.
+        let named = arguments.count >= 2 ? FuzzTarget(rawValue: arguments[1]) : nil
+        guard let chosen = named ?? ProcessInfo.processInfo.environment["WSGATE_FUZZ_TARGET"].flatMap(FuzzTarget.init(rawValue:)) else {
             let names = FuzzTarget.allCases.map(\.rawValue).joined(separator: " | ")
             FileHandle.standardError.write(Data("usage: wsgate-fuzz (\(names)) [libFuzzer options | files]\n".utf8))
             exit(2)
         }
         target = chosen
-        arguments.remove(at: 1)
+        if named != nil { arguments.remove(at: 1) }
+        setenv("WSGATE_FUZZ_TARGET", chosen.rawValue, 1)
         #if WSGATE_LIBFUZZER
         var argc = Int32(arguments.count)
         var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]

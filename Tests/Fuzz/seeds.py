@@ -138,6 +138,9 @@ write("jwks", "fixture-all", json.dumps(fixture))
 # Finding 3: an RSA key with e = 1 (a signature is then the padded digest itself: forgeable).
 weak = dict(fixture["keys"][0], e="AQ", kid="e-is-1")
 write("jwks", "finding-3-rsa-e-1", json.dumps({"keys": [weak]}))
+# Finding 3, variant libFuzzer found: an even exponent (65536) is accepted too (RFC 8017 §3.1).
+even = dict(fixture["keys"][0], e="AQAA", kid="e-is-even")
+write("jwks", "finding-3-rsa-e-even", json.dumps({"keys": [even]}))
 
 # config: the demo, every token source and route kind, and a broken one.
 write("config", "demo", """listen:
