@@ -1,6 +1,13 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// `WSGATE_FUZZ=1 swift build --scratch-path .build-fuzz --product wsgate-fuzz` (scripts/fuzz.sh)
+// instruments wsgate's own modules for libFuzzer and AddressSanitizer; dependencies stay
+// uninstrumented, so the fuzz build costs one more debug build, not a sanitized NIO.
+// Tests/Fuzz/README.md explains the choice.
+let fuzzing = Context.environment["WSGATE_FUZZ"] == "1"
+let fuzzFlags: [SwiftSetting] = fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address"])] : []
+
 let package = Package(
     name: "wsgate",
     platforms: [.macOS(.v14)],
@@ -8,6 +15,7 @@ let package = Package(
         .executable(name: "wsgate", targets: ["wsgate"]),
         .executable(name: "wsgate-bench", targets: ["wsgate-bench"]),
         .library(name: "GatewayAuth", targets: ["GatewayAuth"]),
+        .executable(name: "wsgate-fuzz", targets: ["wsgate-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -37,7 +45,8 @@ let package = Package(
         // Pure token verification: no NIO, no logging.
         .target(
             name: "GatewayAuth",
-            dependencies: ["COpenSSL", "CJansson"]
+            dependencies: ["COpenSSL", "CJansson"],
+            swiftSettings: fuzzFlags
         ),
         // Runtime configuration values, handshake pipeline, upstream, relay, admin.
         .target(
@@ -53,7 +62,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            ]
+            ],
+            swiftSettings: fuzzFlags
         ),
         // YAML -> validated runtime configuration.
         .target(
@@ -62,7 +72,8 @@ let package = Package(
                 "GatewayAuth",
                 "GatewayServer",
                 .product(name: "Yams", package: "Yams"),
-            ]
+            ],
+            swiftSettings: fuzzFlags
         ),
         .executableTarget(
             name: "wsgate",
@@ -93,6 +104,32 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz targets: one check per parser, each returning the invariant it found broken. Driven
+        // by libFuzzer in `wsgate-fuzz` (fuzz build) and by the corpus replay test (every build).
+        .target(
+            name: "CFuzzSupport",
+            linkerSettings: [.linkedLibrary("crypto")]
+        ),
+        .target(
+            name: "GatewayFuzz",
+            dependencies: [
+                "GatewayAuth",
+                "GatewayServer",
+                "GatewayConfig",
+                "CFuzzSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: fuzzFlags
+        ),
+        .executableTarget(
+            name: "wsgate-fuzz",
+            dependencies: ["GatewayFuzz", "CFuzzSupport"],
+            swiftSettings: fuzzFlags + (fuzzing ? [.define("WSGATE_LIBFUZZER")] : []),
+            // lld: gold fails on the sanitizer runtime ("internal error in format_file_lineno").
+            linkerSettings: fuzzing ? [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])] : []
+        ),
         // Test support: fixtures, real backends, withGateway { … }.
         .target(
             name: "GatewayTesting",
@@ -116,6 +153,10 @@ let package = Package(
         .testTarget(
             name: "GatewayConfigTests",
             dependencies: ["GatewayConfig", "GatewayServer", "GatewayAuth"]
+        ),
+        .testTarget(
+            name: "GatewayFuzzTests",
+            dependencies: ["GatewayFuzz"]
         ),
         .testTarget(
             name: "GatewayServerTests",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift suites (unit and loopback integration), then the interop and
 # differential conformance suite against third-party clients and backends (Python websockets,
-# Debian's node-ws, PyJWT). Installs what is missing first.
+# Debian's node-ws, PyJWT), then every libFuzzer target briefly (scripts/fuzz.sh --ci). Installs
+# what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -9,3 +10,7 @@ swift build --build-tests
 swift build --product wsgate
 swift test --skip-build
 bash Tests/Interop/run.sh --wsgate "$PWD/.build/debug/wsgate"
+# Fuzzing: each libFuzzer target replays its corpus, then runs WSGATE_FUZZ_SECONDS (default 25).
+# The instrumented build reuses .build's compiled dependencies (about a minute; it recompiles
+# only wsgate's own modules, which the next plain `swift build` compiles back).
+WSGATE_FUZZ_SCRATCH=.build bash scripts/fuzz.sh --ci "${WSGATE_FUZZ_SECONDS:-25}"

@@ -37,6 +37,10 @@ import Testing
         "HTTP/1.1 101 OK\r\nUpgrade: websocket\r\n continued\r\n\r\n",
         "HTTP/1.1 101 OK\r\nX: a\u{1}b\r\n\r\n",
         "\r\n",
+        // Fuzz finding 7: a reason phrase with a bare CR or NUL (status codes NIO has no name for
+        // keep the backend's phrase, which the gateway would write into its own status line).
+        "HTTP/1.1 599 Bad\rX-Injected: 1\r\n\r\n",
+        "HTTP/1.1 599 A\u{0}B\r\n\r\n",
     ])
     func malformedResponseHeadsAreRefused(_ text: String) {
         if case .success(let head) = HTTPWire.parseResponseHead(Self.view(text)) {

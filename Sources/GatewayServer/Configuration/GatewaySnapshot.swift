@@ -15,9 +15,9 @@ public final class GatewaySnapshot: Sendable {
     /// The token verifier (keys parsed once).
     public let verifier: JWTVerifier
     /// Every query parameter name that can carry a token (stripped from upstream URIs).
-    let tokenQueryNames: [String]
+    package let tokenQueryNames: [String]
     /// Every cookie name that can carry a token (stripped from upstream `Cookie` headers).
-    let tokenCookieNames: [String]
+    package let tokenCookieNames: [String]
     /// Metric handles by route label, and for requests that matched no route (`-`).
     private let metricsByRoute: [String: RouteMetrics]
     private let unmatchedMetrics = RouteMetrics(route: "-")
@@ -55,10 +55,10 @@ public final class GatewaySnapshot: Sendable {
 }
 
 /// A route with everything the hot path would otherwise recompute per handshake.
-final class CompiledRoute: Sendable {
-    let route: RouteConfiguration
+package final class CompiledRoute: Sendable {
+    package let route: RouteConfiguration
     /// The route's pattern as configured (`/ws/rooms/*`), for logs and metrics.
-    let label: String
+    package let label: String
     /// Token sources in lookup order.
     let sources: [TokenSource]
     /// Lowercased names of headers the client may not send upstream (claim headers, payload header).

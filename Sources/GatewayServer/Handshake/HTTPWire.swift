@@ -4,7 +4,7 @@ import NIOHTTP1
 /// Serialises the few HTTP/1.1 messages the gateway writes itself. The handshake handlers write
 /// bytes directly instead of keeping NIO's encoders in the pipeline, so nothing has to be removed
 /// before the relay takes over and nothing is re-encoded per connection.
-enum HTTPWire {
+package enum HTTPWire {
     /// A response head plus optional body, with `Content-Length` when there is a body.
     static func response(
         status: HTTPResponseStatus, headers: HTTPHeaders, body: String?, allocator: ByteBufferAllocator
@@ -67,7 +67,7 @@ extension HTTPWire {
     }
 
     /// Why a backend's response head could not be read.
-    enum ResponseHeadProblem: Error, Equatable {
+    package enum ResponseHeadProblem: Error, Equatable {
         /// Not an HTTP/1.x status line, a malformed header line, or obsolete line folding.
         case malformed(String)
     }
@@ -75,7 +75,7 @@ extension HTTPWire {
     /// Parses a complete response head (status line and header lines, the blank line excluded).
     /// Lines end in CRLF or a bare LF (RFC 9112 §2.2); header names must be tokens with no space
     /// before the colon (§5.1); obs-fold is refused (§5.2); values lose surrounding whitespace.
-    static func parseResponseHead(_ bytes: ByteBufferView) -> Result<HTTPResponseHead, ResponseHeadProblem> {
+    package static func parseResponseHead(_ bytes: ByteBufferView) -> Result<HTTPResponseHead, ResponseHeadProblem> {
         // Split on LF bytes: as Swift Characters, CR LF is one grapheme and never equals "\n".
         var lines: [Substring] = []
         var start = bytes.startIndex
@@ -94,6 +94,12 @@ extension HTTPWire {
               parts[1].utf8.count == 3, parts[1].utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
               let code = Int(parts[1]), code >= 100
         else { return .failure(.malformed("not an HTTP/1.x status line")) }
+        // RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ). A control byte there
+        // (a bare CR, NUL) would travel into the status line the gateway writes for a refused
+        // upgrade, so the head is refused instead.
+        if parts.count > 2, !isSafeValue(String(parts[2])) {
+            return .failure(.malformed("a control character in the reason phrase"))
+        }
         var headers = HTTPHeaders()
         for line in lines.dropFirst() {
             if line.first == " " || line.first == "\t" { return .failure(.malformed("obsolete line folding")) }

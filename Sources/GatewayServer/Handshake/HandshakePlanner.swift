@@ -3,19 +3,19 @@ import NIOCore
 import NIOHTTP1
 
 /// The request the gateway will send upstream, and what it needs to finish the client's upgrade.
-struct UpstreamPlan {
+package struct UpstreamPlan {
     /// The matched route.
-    let route: CompiledRoute
+    package let route: CompiledRoute
     /// The rewritten request head for the backend (without a Host: set per upstream).
-    var head: HTTPRequestHead
+    package var head: HTTPRequestHead
     /// The verified token, when one was given.
-    let token: VerifiedToken?
+    package let token: VerifiedToken?
     /// SHA-256 (hex) of the verified token, for the session registry and session revocations.
     let tokenDigest: String?
     /// The client offered the `bearer` subprotocol carrier.
     let offeredBearerProtocol: Bool
     /// The client's path (no query), mapped onto each upstream's path when connecting.
-    let clientPath: Substring
+    package let clientPath: Substring
     /// The client's query without token parameters.
     let upstreamQuery: Substring?
     /// What the rejection log would need if the upstream refuses.
@@ -23,7 +23,7 @@ struct UpstreamPlan {
 }
 
 /// What to do with one upgrade request.
-enum HandshakeDecision {
+package enum HandshakeDecision {
     /// Answer with this rejection and close.
     case reject(Rejection, RejectionContext)
     /// Connect upstream with this plan.
@@ -31,7 +31,7 @@ enum HandshakeDecision {
 }
 
 /// Facts about the client connection that the pipeline needs.
-struct ClientFacts {
+package struct ClientFacts {
     /// The client as logged: `ip:port` of the peer (or of the PROXY protocol source), or the
     /// address a trusted proxy named in `X-Forwarded-For`.
     var address: String
@@ -43,6 +43,15 @@ struct ClientFacts {
     var peerIsTrustedProxy: Bool
     /// The listener terminated TLS.
     var secure: Bool
+
+    /// Creates the facts directly (tests and the fuzz harness; the gateway uses `resolve`).
+    package init(address: String, ip: String, clientIP: String, peerIsTrustedProxy: Bool, secure: Bool) {
+        self.address = address
+        self.ip = ip
+        self.clientIP = clientIP
+        self.peerIsTrustedProxy = peerIsTrustedProxy
+        self.secure = secure
+    }
 }
 
 extension ClientFacts {
@@ -73,13 +82,19 @@ extension ClientFacts {
 /// The handshake pipeline of PRODUCT.md as a pure function: request head in, decision out.
 /// No I/O, no clock (time is a parameter), no shared state beyond the immutable snapshot, so each
 /// step's rejection is testable without sockets.
-struct HandshakePlanner {
+package struct HandshakePlanner {
+    /// The configuration every decision is made against.
     let snapshot: GatewaySnapshot
+
+    /// A planner for `snapshot`.
+    package init(snapshot: GatewaySnapshot) {
+        self.snapshot = snapshot
+    }
 
     /// Decides what to do with `head`. `admission` is asked once the request is a valid upgrade
     /// for a known route (connection caps, rate limits) and may refuse it; a verified token that
     /// `revocations` covers is refused (`token_revoked`).
-    func decide(
+    package func decide(
         head: HTTPRequestHead,
         client: ClientFacts,
         now: Double,

@@ -14,8 +14,9 @@ struct ProxiedSource {
 /// 16-byte fixed part plus its 16-bit length field, TLVs included (§2.2), at most 16 + 65535.
 /// Only the fixed part and the address block are ever copied, so feeding a header one byte at a
 /// time costs no more than feeding it whole.
-enum ProxyProtocolHeader {
-    enum Result: Equatable {
+package enum ProxyProtocolHeader {
+    /// What the bytes so far amount to.
+    package enum Result: Equatable {
         /// Not enough bytes yet.
         case needMore
         /// Not a valid header; the connection must be closed.
@@ -24,9 +25,10 @@ enum ProxyProtocolHeader {
         case parsed(source: SocketAddress?, length: Int)
     }
 
-    static let v2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
+    /// The 12 bytes every v2 header starts with.
+    package static let v2Signature: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A]
     /// A v1 line is at most 107 bytes including CRLF (§2.1).
-    static let v1MaximumLength = 107
+    package static let v1MaximumLength = 107
     /// The v2 signature, version/command, family and the 16-bit length (§2.2).
     static let v2FixedLength = 16
     /// The longest v2 header: the length field is 16 bits, so 16 + 65535 bytes.
@@ -34,7 +36,8 @@ enum ProxyProtocolHeader {
     /// No valid header of either version is longer.
     static let maximumLength = max(v1MaximumLength, v2MaximumLength)
 
-    static func parse(_ bytes: ByteBufferView) -> Result {
+    /// Parses the start of a connection's bytes.
+    package static func parse(_ bytes: ByteBufferView) -> Result {
         let head = Array(bytes.prefix(v2FixedLength))
         if head.count < 12 {
             let v1Prefix = Array("PROXY ".utf8)

@@ -158,7 +158,7 @@ public final class Gateway: Sendable {
     /// client should send nothing then (RFC 6455 §4.1), and every connecting client may hold this
     /// much in the gateway for up to `upstream_timeout` (with the read interest kept, the kernel's
     /// receive window no longer bounds it).
-    static let earlyBytesLimit = 4 * 1024
+    package static let earlyBytesLimit = 4 * 1024
 
     private func bind(_ listener: ListenerConfiguration) async throws -> Channel {
         let runtime = self.runtime

@@ -8,9 +8,9 @@ import NIOCore
 /// possibly split across reads) so the gateway can enforce size limits, notice close frames, count
 /// frames and know when it is between frames and may inject a frame of its own. It never
 /// allocates.
-struct FrameTracker {
+package struct FrameTracker {
     /// What the tracker noticed in one chunk.
-    enum Event: Equatable {
+    package enum Event: Equatable {
         /// A frame header announced more than `maxFrameBytes`. `frameStart` is the offset in the
         /// chunk where that frame's header began, or nil when the header began in an earlier chunk
         /// (the bytes before it may still be forwarded; after it, nothing).
@@ -55,16 +55,16 @@ struct FrameTracker {
     private(set) var consumedPong: Range<Int>?
 
     /// Whole frames seen.
-    private(set) var frames: UInt64 = 0
+    package private(set) var frames: UInt64 = 0
     /// Bytes seen (headers and payloads).
-    private(set) var bytes: UInt64 = 0
+    package private(set) var bytes: UInt64 = 0
     /// A close frame has been seen in this direction.
-    private(set) var closeSeen = false
+    package private(set) var closeSeen = false
     /// The status code of the close frame seen, if any.
-    private(set) var closeStatus: UInt16?
+    package private(set) var closeStatus: UInt16?
 
     /// Creates a tracker with the given limits.
-    init(maxFrameBytes: Int, maxMessageBytes: Int) {
+    package init(maxFrameBytes: Int, maxMessageBytes: Int) {
         self.maxFrameBytes = UInt64(max(0, maxFrameBytes))
         self.maxMessageBytes = UInt64(max(0, maxMessageBytes))
     }
@@ -76,7 +76,7 @@ struct FrameTracker {
 
     /// Consumes one chunk. Returns the first event that ends relaying (a size violation), or a
     /// close notification; bytes after a violation are not examined.
-    mutating func consume(_ buffer: ByteBuffer) -> Event? {
+    package mutating func consume(_ buffer: ByteBuffer) -> Event? {
         bytes &+= UInt64(buffer.readableBytes)
         headerStart = isAtFrameBoundary ? 0 : nil
         consumedPong = nil
