@@ -11,7 +11,7 @@ after editing anything under dashboard/ and commit both; a Swift test
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = [("indexHTML", "index.html"), ("appCSS", "app.css"), ("appJS", "app.js")]
+SOURCES = [("indexHTML", "index.html"), ("appCSS", "app.css"), ("appJS", "app.js"), ("iconSVG", "icon.svg")]
 OUT = ROOT / "Sources/GatewayServer/Dashboard/DashboardAssets.swift"
 DELIMITER = "####"
 

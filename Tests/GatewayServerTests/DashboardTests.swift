@@ -233,7 +233,8 @@ import Testing
             try await GatewayHarness.withGateway(try Self.config(backendPort: backendPort)) { gateway, _ in
                 for (path, type, marker) in [("/", "text/html; charset=utf-8", #"<meta name="wsgate-admin-auth" content="required">"#),
                                              ("/ui/app.js", "text/javascript; charset=utf-8", "\"use strict\";"),
-                                             ("/ui/app.css", "text/css; charset=utf-8", ".chart svg")] {
+                                             ("/ui/app.css", "text/css; charset=utf-8", ".chart svg"),
+                                             ("/ui/icon.svg", "image/svg+xml", "<svg ")] {
                     let answer = try await Self.call(gateway, .GET, path, body: nil, token: nil)
                     #expect(answer.status == 200, "\(path)")
                     #expect(answer.headers["Content-Type"] == [type])
@@ -242,7 +243,7 @@ import Testing
                 }
                 // Exactly those: any other path, even beside them, needs the token.
                 for path in ["/api/stats", "/api/keys", "/api/config", "/sessions", "/rejections", "/revocations", "/metrics",
-                             "/ui/", "/ui/app.json", "/index.html", "/ui/../api/keys"] {
+                             "/ui/", "/ui/app.json", "/index.html", "/favicon.ico", "/ui/../api/keys"] {
                     let refused = try await Self.call(gateway, .GET, path, body: nil, token: nil)
                     #expect(refused.status == 401, "\(path)")
                     let wrong = try await Self.call(gateway, .GET, path, body: nil, token: "not-the-token")
@@ -290,7 +291,7 @@ import Testing
 
     @Test func embeddedAssetsMatchTheDashboardSources() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        for (embedded, file) in [(DashboardAssets.indexHTML, "index.html"), (DashboardAssets.appCSS, "app.css"), (DashboardAssets.appJS, "app.js")] {
+        for (embedded, file) in [(DashboardAssets.indexHTML, "index.html"), (DashboardAssets.appCSS, "app.css"), (DashboardAssets.appJS, "app.js"), (DashboardAssets.iconSVG, "icon.svg")] {
             let source = try String(contentsOf: root.appendingPathComponent("dashboard/\(file)"), encoding: .utf8)
             #expect(embedded == source, "dashboard/\(file) changed: run python3 scripts/embed-dashboard.py")
         }

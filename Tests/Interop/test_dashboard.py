@@ -191,7 +191,7 @@ def test_dashboard_lists_revokes_and_charts_in_a_real_browser(sessions_gateway, 
             assert page.evaluate("document.querySelectorAll('#session-table tbody tr[data-session]').length") >= 3
 
             problems = page.problems()
-            assert problems == [], problems
+            assert problems == [], [(p.get("text"), p.get("url")) for p in problems]
 
             # Without the token every data call the page makes is refused.
             statuses = page.evaluate(f"""Promise.all({json.dumps(API_CALLS)}.map((path) =>
@@ -206,7 +206,7 @@ def test_dashboard_lists_revokes_and_charts_in_a_real_browser(sessions_gateway, 
     for path in API_CALLS + ["/revocations", "/metrics"]:
         assert admin_call(gw, "GET", path, token=None)[0] == 401, path
         assert admin_call(gw, "GET", path, token="wrong")[0] == 401, path
-    for path in ("/", "/ui/app.js", "/ui/app.css"):
+    for path in ("/", "/ui/app.js", "/ui/app.css", "/ui/icon.svg"):
         status, _, headers = admin_call(gw, "GET", path, token=None)
         assert status == 200, path
         assert headers["content-security-policy"].startswith("default-src 'self'"), headers

@@ -12,6 +12,7 @@ enum DashboardAssets {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="wsgate-admin-auth" content="@ADMIN_AUTH@">
 <title>wsgate</title>
+<link rel="icon" href="/ui/icon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/ui/app.css">
 <script src="/ui/app.js" defer></script>
 </head>
@@ -540,6 +541,12 @@ dialog label input { width: 100%; margin-top: .2rem; }
 
   if (authRequired && !token) showLogin(""); else showMain();
 })();
+
+"""####
+
+    /// dashboard/icon.svg
+    static let iconSVG = ####"""
+<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#1d232b"/><path d="M3 5l2 7 3-5 3 5 2-7" fill="none" stroke="#fff" stroke-width="1.6"/></svg>
 
 """####
 }

@@ -1,5 +1,5 @@
 /// The admin dashboard's static files (README "Dashboard"): `GET /`, `/ui/app.js`,
-/// `/ui/app.css`, nothing else. They hold no data, so they load without the admin token (the
+/// `/ui/app.css`, `/ui/icon.svg`, nothing else. They hold no data, so they load without the admin token (the
 /// page asks for it); every data call the page makes is authenticated like any admin request.
 enum DashboardPage {
     /// One static file.
@@ -12,7 +12,7 @@ enum DashboardPage {
 
     /// Exactly the paths the static files are served on (and the only ones the admin
     /// authenticator lets through besides the probes).
-    static let paths: Set<Substring> = ["/", "/ui/app.js", "/ui/app.css"]
+    static let paths: Set<Substring> = ["/", "/ui/app.js", "/ui/app.css", "/ui/icon.svg"]
 
     /// Headers on every admin response. The page runs only its own script and style
     /// (`default-src 'self'`, no inline code: CSP Level 3), may not be framed (clickjacking:
@@ -36,6 +36,8 @@ enum DashboardPage {
         case "/": Asset(contentType: "text/html; charset=utf-8", body: authentication ? pageWithAuthentication : pageWithoutAuthentication)
         case "/ui/app.js": Asset(contentType: "text/javascript; charset=utf-8", body: DashboardAssets.appJS)
         case "/ui/app.css": Asset(contentType: "text/css; charset=utf-8", body: DashboardAssets.appCSS)
+        // Named by the page, so the browser does not ask for /favicon.ico (which needs the token).
+        case "/ui/icon.svg": Asset(contentType: "image/svg+xml", body: DashboardAssets.iconSVG)
         default: nil
         }
     }
