@@ -21,10 +21,11 @@ struct AdminAuthenticator {
     /// Paths that never need credentials: a balancer's or orchestrator's probes.
     static let openPaths: Set<Substring> = ["/healthz", "/readyz"]
 
-    /// Whether `path` needs credentials.
+    /// Whether `path` needs credentials. The dashboard's static files (`DashboardPage.paths`) are
+    /// open: they hold no data, and the page asks for the token before its first data call.
     func requiresCredentials(path: Substring) -> Bool {
         guard configuration.requiresAuthentication else { return false }
-        if AdminAuthenticator.openPaths.contains(path) { return false }
+        if AdminAuthenticator.openPaths.contains(path) || DashboardPage.paths.contains(path) { return false }
         if path == "/metrics", configuration.publicMetrics { return false }
         return true
     }

@@ -86,6 +86,13 @@ final class AdminHandler: ChannelInboundHandler {
 
     private func respond(to head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
         let (path, query) = HandshakePlanner.split(uri: head.uri)
+        if head.method != .GET, head.method != .HEAD, !AdminHandler.isSameOrigin(head.headers) {
+            // A web page elsewhere could otherwise make the operator's browser POST a revoke to a
+            // loopback admin listener without authentication (a "simple" cross-origin request
+            // needs no preflight); browsers always send Origin on such requests (RFC 6454 §7).
+            send(.forbidden, "{\"error\":\"cross-origin request refused\"}", context: context)
+            return
+        }
         if let admin = gateway.configuration.admin {
             let authenticator = AdminAuthenticator(configuration: admin)
             let verdict = authenticator.verdict(
@@ -109,7 +116,29 @@ final class AdminHandler: ChannelInboundHandler {
                 return
             }
         }
+        if let asset = DashboardPage.asset(path: path, authentication: gateway.configuration.admin?.requiresAuthentication == true) {
+            guard head.method == .GET else {
+                send(.methodNotAllowed, "{\"error\":\"method not allowed\"}", context: context)
+                return
+            }
+            send(.ok, asset.body, contentType: asset.contentType, context: context)
+            return
+        }
         switch (head.method, path) {
+        case (.GET, "/api/stats"):
+            var seconds = TrafficSeries.defaultCapacity
+            if let query, let value = TokenCarriers.queryValues(named: "seconds", in: query).first ?? nil {
+                guard let n = Int(value), (1...TrafficSeries.defaultCapacity).contains(n) else {
+                    send(.badRequest, AdminRequestError(field: "seconds", "must be 1 to \(TrafficSeries.defaultCapacity)").jsonBody, context: context)
+                    return
+                }
+                seconds = n
+            }
+            send(.ok, gateway.statsJSON(seconds: seconds), context: context)
+        case (.GET, "/api/keys"):
+            send(.ok, gateway.keysJSON(), context: context)
+        case (.GET, "/api/config"):
+            send(.ok, gateway.configJSON(), context: context)
         case (.GET, "/healthz"):
             send(.ok, "{\"status\":\"ok\"}", context: context)
         case (.GET, "/readyz"):
@@ -186,11 +215,21 @@ final class AdminHandler: ChannelInboundHandler {
                 return (.ok, "{\"status\":\"reloaded\"}")
             }
         case (_, "/healthz"), (_, "/readyz"), (_, "/metrics"), (_, "/rejections"), (_, "/sessions"), (_, "/revocations"),
-             (_, "/sessions/revoke"), (_, "/reload"):
+             (_, "/sessions/revoke"), (_, "/reload"), (_, "/api/stats"), (_, "/api/keys"), (_, "/api/config"):
             send(.methodNotAllowed, "{\"error\":\"method not allowed\"}", context: context)
         default:
             send(.notFound, "{\"error\":\"not found\"}", context: context)
         }
+    }
+
+    /// Whether a state-changing request comes from no page, or from a page of this listener: no
+    /// `Origin` (curl, `wsgate revoke`), or one whose host and port equal `Host` (the dashboard).
+    static func isSameOrigin(_ headers: HTTPHeaders) -> Bool {
+        let origins = headers["origin"]
+        guard !origins.isEmpty else { return true }
+        guard origins.count == 1, let host = headers["host"].first, headers["host"].count == 1 else { return false }
+        let origin = origins[0].lowercased()
+        return origin == "http://" + host.lowercased() || origin == "https://" + host.lowercased()
     }
 
     /// Runs `work` off the event loop (it may touch the disk or wait), then answers on the loop.
@@ -212,6 +251,7 @@ final class AdminHandler: ChannelInboundHandler {
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: "\(body.utf8.count)")
         headers.add(name: "Cache-Control", value: "no-store")
+        for (name, value) in DashboardPage.securityHeaders { headers.add(name: name, value: value) }
         for (name, value) in extraHeaders { headers.add(name: name, value: value) }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)

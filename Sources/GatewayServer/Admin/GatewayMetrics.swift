@@ -32,9 +32,13 @@ final class RouteMetrics: Sendable {
     private let bytesOut: Counter
     private let revoked: Counter
     private let refreshResults: [String: Counter]
+    /// The dashboard's counters for this label (shared by every snapshot naming the route).
+    let traffic: TrafficCounters.Route
 
-    /// Handles for the route labelled `route` (`-` for requests that matched none).
-    init(route: String) {
+    /// Handles for the route labelled `route` (`-` for requests that matched none); `traffic` is
+    /// the label's dashboard counters (fresh, unsampled ones when the snapshot has none).
+    init(route: String, traffic: TrafficCounters.Route = TrafficCounters.Route()) {
+        self.traffic = traffic
         accepted = Counter(label: "wsgate_handshakes_total", dimensions: [("route", route), ("result", "accepted")])
         rejectedHandshakes = Counter(label: "wsgate_handshakes_total", dimensions: [("route", route), ("result", "rejected")])
         var byReason: [Rejection: Counter] = [:]
@@ -68,18 +72,22 @@ final class RouteMetrics: Sendable {
     func rejected(_ rejection: Rejection) {
         rejections[rejection]?.increment()
         rejectedHandshakes.increment()
+        traffic.reject(rejection)
     }
 
     func acceptedHandshake() {
         accepted.increment()
+        traffic.accepted.wrappingIncrement(ordering: .relaxed)
     }
 
     func connectionOpened() {
         active.increment()
+        traffic.open.wrappingIncrement(ordering: .relaxed)
     }
 
     func connectionClosed(framesIn: UInt64, framesOut: UInt64, bytesIn: UInt64, bytesOut: UInt64) {
         active.decrement()
+        traffic.open.wrappingDecrement(ordering: .relaxed)
         self.framesIn.increment(by: Int64(clamping: framesIn))
         self.framesOut.increment(by: Int64(clamping: framesOut))
         self.bytesIn.increment(by: Int64(clamping: bytesIn))

@@ -20,20 +20,29 @@ public final class GatewaySnapshot: Sendable {
     package let tokenCookieNames: [String]
     /// Metric handles by route label, and for requests that matched no route (`-`).
     private let metricsByRoute: [String: RouteMetrics]
-    private let unmatchedMetrics = RouteMetrics(route: "-")
+    private let unmatchedMetrics: RouteMetrics
 
     /// Keys fetched from `remoteKeySets`, by URL, as of this snapshot.
     public let remoteKeys: [String: [VerificationKey]]
 
     /// Builds a snapshot: the configured keys plus the current remote ones.
-    public init(configuration: GatewayConfiguration, remoteKeys: [String: [VerificationKey]] = [:]) {
+    public convenience init(configuration: GatewayConfiguration, remoteKeys: [String: [VerificationKey]] = [:]) {
+        self.init(configuration: configuration, remoteKeys: remoteKeys, traffic: nil)
+    }
+
+    /// Builds a snapshot whose routes count into `traffic` (the running gateway's dashboard
+    /// counters, which outlive snapshots); nil counts into nothing anyone reads.
+    init(configuration: GatewayConfiguration, remoteKeys: [String: [VerificationKey]], traffic: TrafficCounters?) {
         self.configuration = configuration
+        self.unmatchedMetrics = RouteMetrics(route: "-", traffic: traffic?.route("-") ?? TrafficCounters.Route())
         self.routeTable = RouteTable(routes: configuration.routes)
         let wanted = Set(configuration.remoteKeySets.map(\.url))
         self.remoteKeys = remoteKeys.filter { wanted.contains($0.key) }
         let remote = self.remoteKeys.sorted { $0.key < $1.key }.flatMap(\.value)
         self.verifier = JWTVerifier(keys: KeySet(configuration.keys.keys + remote), policy: configuration.auth.policy)
-        self.routes = configuration.routes.map { CompiledRoute(route: $0, defaultSources: configuration.auth.tokenSources) }
+        self.routes = configuration.routes.map {
+            CompiledRoute(route: $0, defaultSources: configuration.auth.tokenSources, traffic: traffic)
+        }
         var queryNames: Set<String> = ["access_token"]
         var cookieNames: Set<String> = []
         for source in configuration.auth.tokenSources + configuration.routes.flatMap({ $0.tokenSources ?? [] }) {
@@ -72,7 +81,7 @@ package final class CompiledRoute: Sendable {
     /// Round-robin cursor over `route.upstreams`.
     private let cursor = ManagedAtomic<Int>(0)
 
-    init(route: RouteConfiguration, defaultSources: [TokenSource]) {
+    init(route: RouteConfiguration, defaultSources: [TokenSource], traffic: TrafficCounters? = nil) {
         self.route = route
         self.label = route.pattern.description
         self.sources = route.tokenSources ?? defaultSources
@@ -81,7 +90,7 @@ package final class CompiledRoute: Sendable {
         self.spoofableHeaders = spoofable
         self.upstreamAddresses = route.upstreams.map { try? SocketAddress(ipAddress: $0.endpoint.host, port: $0.endpoint.port) }
         self.allowedOrigins = route.allowedOrigins.map { Set($0.map { $0.lowercased() }) }
-        self.metrics = RouteMetrics(route: label)
+        self.metrics = RouteMetrics(route: label, traffic: traffic?.route(label) ?? TrafficCounters.Route())
     }
 
     /// The upstream indices in the order to try them for one connection (round robin start).

@@ -326,6 +326,7 @@ public final class JWKSRefresher: Sendable {
             maximum: .init(set.maximumRefreshInterval), lastFetch: clock.now, dueNow: entry.fetchNow
         )
         var lastBody: [UInt8]? = nil
+        gateway.updateKeySetStatus(url: url) { $0.nextFetch = Self.wallTime(of: schedule.next, clock: clock) }
         while true {
             // While an early fetch is already scheduled, further notices change nothing: they
             // stay pending and are cleared when that fetch begins.
@@ -353,6 +354,13 @@ public final class JWKSRefresher: Sendable {
                     lastBody = document.body
                 }
                 schedule.fetchSucceeded(at: clock.now, maxAge: document.maxAge)
+                let next = Self.wallTime(of: schedule.next, clock: clock)
+                gateway.updateKeySetStatus(url: url) { status in
+                    let now = Date().timeIntervalSince1970
+                    status = RemoteKeySetStatus(
+                        installedAt: now, lastAttempt: now, lastError: nil, nextFetch: next, failures: 0, fetched: status.fetched + 1
+                    )
+                }
                 record(.refreshed(url: set.url, keyIDs: document.keys.map { $0.id ?? "" }, early: early))
                 logger.debug("jwks refreshed", metadata: [
                     "url": "\(set.url)", "keys": "\(document.keys.count)", "early": "\(early)",
@@ -361,6 +369,13 @@ public final class JWKSRefresher: Sendable {
             } catch {
                 if Task.isCancelled { return }
                 schedule.fetchFailed(at: clock.now)
+                let next = Self.wallTime(of: schedule.next, clock: clock), failures = schedule.failures
+                gateway.updateKeySetStatus(url: url) { status in
+                    status.lastAttempt = Date().timeIntervalSince1970
+                    status.lastError = error.description
+                    status.nextFetch = next
+                    status.failures = failures
+                }
                 record(.failed(url: set.url, reason: error.description, early: early))
                 logger.warning("jwks refresh failed; the last good keys keep serving", metadata: [
                     "url": "\(set.url)", "error": "\(error)", "failures": "\(schedule.failures)",
@@ -368,6 +383,13 @@ public final class JWKSRefresher: Sendable {
                 ])
             }
         }
+    }
+
+    /// The wall-clock time (unix seconds) of a continuous-clock instant, for the dashboard.
+    private static func wallTime(of instant: ContinuousClock.Instant, clock: ContinuousClock) -> Double {
+        let ahead = instant - clock.now
+        let (seconds, attoseconds) = ahead.components
+        return Date().timeIntervalSince1970 + Double(seconds) + Double(attoseconds) / 1e18
     }
 
     /// `12.3s`, for logs.

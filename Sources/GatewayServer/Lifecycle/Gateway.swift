@@ -25,6 +25,7 @@ public final class Gateway: Sendable {
     private let tlsContexts = NIOLockedValueBox<[String: NIOSSLContext]>([:])
     private let ownsGroup: Bool
     private let pruning = NIOLockedValueBox<RepeatedTask?>(nil)
+    private let sampling = NIOLockedValueBox<RepeatedTask?>(nil)
 
     /// Addresses the client listeners are bound to, in configuration order.
     public var listeningAddresses: [SocketAddress] {
@@ -80,10 +81,14 @@ public final class Gateway: Sendable {
             recentCapacity: configuration.admin?.recentRejections ?? 1000,
             onTrouble: { message in logger.warning("\(message)") }
         )
+        let traffic = TrafficCounters()
         let runtime = GatewayRuntime(
-            snapshot: GatewaySnapshot(configuration: configuration, remoteKeys: remoteKeys), logger: logger, rejectionLog: log,
-            metrics: GatewayMetrics()
+            snapshot: GatewaySnapshot(configuration: configuration, remoteKeys: remoteKeys, traffic: traffic), logger: logger,
+            rejectionLog: log, metrics: GatewayMetrics(), traffic: traffic
         )
+        runtime.keySetStatus.withLockedValue { status in
+            for url in remoteKeys.keys { status[url] = RemoteKeySetStatus(installedAt: runtime.startedAt) }
+        }
         let gateway = Gateway(group: group, ownsGroup: ownsGroup, runtime: runtime)
         Gateway.warnAboutInsecureUpstreams(configuration, logger: logger)
         do {
@@ -95,6 +100,7 @@ public final class Gateway: Sendable {
                 gateway.runtime.instance.withLockedValue { $0 = "\($0):\(port)" }
             }
             gateway.scheduleRevocationPruning()
+            gateway.scheduleTrafficSampling()
             if let adminConfig = configuration.admin {
                 let channel = try await AdminServer.bind(
                     endpoint: adminConfig.endpoint, group: group, gateway: gateway, responder: admin
@@ -115,6 +121,16 @@ public final class Gateway: Sendable {
             Task { runtime.revocations.removeExpired(now: runtime.now) }
         }
         pruning.withLockedValue { $0 = task }
+    }
+
+    /// Once a second, one timer takes the traffic counters' counts into the dashboard's series:
+    /// the handshake path only increments atomics, and no frame is ever counted.
+    private func scheduleTrafficSampling() {
+        let runtime = self.runtime
+        let task = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            runtime.trafficSeries.append(runtime.traffic.drain(second: Int64(runtime.now.rounded(.down))))
+        }
+        sampling.withLockedValue { $0 = task }
     }
 
     /// Receive buffers start small: a channel keeps its first buffer for life, and most WebSocket
@@ -249,7 +265,7 @@ public final class Gateway: Sendable {
             }
         }
         runtime.updateSnapshot { current in
-            GatewaySnapshot(configuration: configuration, remoteKeys: current.remoteKeys)
+            GatewaySnapshot(configuration: configuration, remoteKeys: current.remoteKeys, traffic: runtime.traffic)
         }
         Gateway.warnAboutInsecureUpstreams(configuration, logger: runtime.logger)
         tlsContexts.withLockedValue { $0.merge(renewed) { _, new in new } }
@@ -285,7 +301,7 @@ public final class Gateway: Sendable {
         runtime.updateSnapshot { current in
             var remote = current.remoteKeys
             remote[url] = keys
-            return GatewaySnapshot(configuration: current.configuration, remoteKeys: remote)
+            return GatewaySnapshot(configuration: current.configuration, remoteKeys: remote, traffic: runtime.traffic)
         }
     }
 
@@ -321,6 +337,7 @@ public final class Gateway: Sendable {
     public func shutdown(drainTimeout: TimeAmount? = nil) async throws {
         runtime.draining.store(true, ordering: .relaxed)
         pruning.withLockedValue { $0?.cancel(); $0 = nil }
+        sampling.withLockedValue { $0?.cancel(); $0 = nil }
         let channels = listeners.withLockedValue { list -> [Channel] in
             defer { list = [] }
             return list.map(\.channel)

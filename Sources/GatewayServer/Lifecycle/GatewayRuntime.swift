@@ -19,6 +19,14 @@ final class GatewayRuntime: Sendable {
     /// This instance's name in session listings (`cluster.instance`, else host and first port).
     let instance: NIOLockedValueBox<String>
 
+    /// The dashboard's per-route counters (outlive snapshots) and their last 15 minutes.
+    let traffic: TrafficCounters
+    let trafficSeries = TrafficSeries()
+    /// The state of each remote key set, by URL, for the dashboard.
+    let keySetStatus = NIOLockedValueBox<[String: RemoteKeySetStatus]>([:])
+    /// When this gateway started (unix seconds).
+    let startedAt: Double
+
     /// Open client connections (handshaking or relaying).
     let clientConnections = ManagedAtomic<Int>(0)
     /// Open upstream connections.
@@ -29,7 +37,9 @@ final class GatewayRuntime: Sendable {
     private let idleWaiters = NIOLockedValueBox<[Int: CheckedContinuation<Void, Never>]>([:])
     private let nextIdleWaiter = ManagedAtomic<Int>(0)
 
-    init(snapshot: GatewaySnapshot, logger: Logger, rejectionLog: RejectionLog, metrics: GatewayMetrics) {
+    init(snapshot: GatewaySnapshot, logger: Logger, rejectionLog: RejectionLog, metrics: GatewayMetrics, traffic: TrafficCounters = TrafficCounters()) {
+        self.traffic = traffic
+        self.startedAt = Date().timeIntervalSince1970
         self.revocations = RevocationStore(
             directory: snapshot.configuration.stateDirectory, logger: logger, now: Date().timeIntervalSince1970
         )
