@@ -93,6 +93,7 @@ case "${1:-}" in
         done
         echo "fuzz summary ($(( $(date +%s) - start )) s):"
         printf '  %s\n' "${summary[@]}"
+        echo "fuzz: $(( ${#summary[@]} - failures )) passed, $failures failed"
         exit $(( failures > 0 ))
         ;;
     --keep-going)
