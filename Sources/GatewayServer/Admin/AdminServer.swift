@@ -130,7 +130,24 @@ final class AdminHandler: ChannelInboundHandler {
             send(.ok, "[" + lines.joined(separator: ",") + "]", context: context)
         case (.GET, "/sessions"):
             do {
-                let listing = gateway.sessions(try SessionQuery(query: query))
+                let parsed = try SessionQuery(query: query)
+                if parsed.cluster {
+                    guard gateway.isClustered else {
+                        send(.badRequest, AdminRequestError(field: "cluster", "this gateway has no cluster configured").jsonBody, context: context)
+                        return
+                    }
+                    let gateway = self.gateway
+                    let authorization = head.headers.first(name: "authorization")
+                    answerLater(context: context) {
+                        do throws(ClusterUnavailable) {
+                            return (.ok, try await gateway.clusterSessions(parsed, authorization: authorization))
+                        } catch {
+                            return AdminHandler.unavailable(error)
+                        }
+                    }
+                    return
+                }
+                let listing = gateway.sessions(parsed)
                 let instance = gateway.instanceName
                 let items = listing.sessions.map { $0.jsonObject(instance: instance) }
                 send(.ok, "{\"count\":\(listing.count),\"sessions\":[" + items.joined(separator: ",") + "]}", context: context)
@@ -148,7 +165,12 @@ final class AdminHandler: ChannelInboundHandler {
             // Saving to state_dir touches the disk: off the event loop.
             let gateway = self.gateway
             answerLater(context: context) {
-                let outcome = gateway.revoke(request)
+                let outcome: RevokeOutcome
+                do throws(ClusterUnavailable) {
+                    outcome = try await gateway.revoke(request)
+                } catch {
+                    return AdminHandler.unavailable(error)
+                }
                 var text = "{\"revocation\":\(outcome.revocation.jsonObject),\"closed\":\(outcome.closed)"
                 if let problem = outcome.saveProblem { text += ",\"warning\":\(RejectionRecord.quote("not saved: " + problem))" }
                 return (.ok, text + "}")
@@ -167,7 +189,13 @@ final class AdminHandler: ChannelInboundHandler {
             }
             let gateway = self.gateway
             answerLater(context: context) {
-                guard let (revocation, problem) = gateway.liftRevocation(id: id) else {
+                let lifted: (revocation: Revocation, saveProblem: String?)?
+                do throws(ClusterUnavailable) {
+                    lifted = try await gateway.liftRevocation(id: id)
+                } catch {
+                    return AdminHandler.unavailable(error)
+                }
+                guard let (revocation, problem) = lifted else {
                     return (.notFound, "{\"error\":\"no such revocation\",\"field\":\"id\"}")
                 }
                 var text = "{\"lifted\":\(revocation.jsonObject)"
@@ -191,6 +219,12 @@ final class AdminHandler: ChannelInboundHandler {
         default:
             send(.notFound, "{\"error\":\"not found\"}", context: context)
         }
+    }
+
+    /// 503 `{"error":"cluster unavailable: …"}`: PostgreSQL cannot take the change now, so nothing
+    /// was changed (an instance must not hold a revocation the others never hear of).
+    static func unavailable(_ error: ClusterUnavailable) -> (HTTPResponseStatus, String) {
+        (.serviceUnavailable, "{\"error\":\(RejectionRecord.quote(error.description))}")
     }
 
     /// Runs `work` off the event loop (it may touch the disk or wait), then answers on the loop.

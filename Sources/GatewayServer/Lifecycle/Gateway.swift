@@ -80,18 +80,24 @@ public final class Gateway: Sendable {
             recentCapacity: configuration.admin?.recentRejections ?? 1000,
             onTrouble: { message in logger.warning("\(message)") }
         )
+        let cluster = configuration.cluster.map { ClusterBus(configuration: $0, group: group, logger: logger) }
         let runtime = GatewayRuntime(
             snapshot: GatewaySnapshot(configuration: configuration, remoteKeys: remoteKeys), logger: logger, rejectionLog: log,
-            metrics: GatewayMetrics()
+            metrics: GatewayMetrics(), cluster: cluster
         )
         let gateway = Gateway(group: group, ownsGroup: ownsGroup, runtime: runtime)
         Gateway.warnAboutInsecureUpstreams(configuration, logger: logger)
         do {
+            if let cluster {
+                // Every unexpired revocation is in force before the first listener opens.
+                cluster.onActions { actions in gateway.carryOut(actions) }
+                try await cluster.start(now: runtime.now)
+            }
             for listener in configuration.listeners {
                 let channel = try await gateway.bind(listener)
                 gateway.listeners.withLockedValue { $0.append((listener, channel)) }
             }
-            if let port = gateway.listeningAddresses.first?.port {
+            if configuration.cluster?.instance == nil, let port = gateway.listeningAddresses.first?.port {
                 gateway.runtime.instance.withLockedValue { $0 = "\($0):\(port)" }
             }
             gateway.scheduleRevocationPruning()
@@ -100,6 +106,9 @@ public final class Gateway: Sendable {
                     endpoint: adminConfig.endpoint, group: group, gateway: gateway, responder: admin
                 )
                 gateway.adminChannel.withLockedValue { $0 = channel }
+            }
+            if let cluster {
+                cluster.run(instance: gateway.instanceName, adminURL: gateway.advertisedAdminURL, startedAt: runtime.now)
             }
         } catch {
             try? await gateway.shutdown(drainTimeout: .zero)
@@ -336,6 +345,7 @@ public final class Gateway: Sendable {
         if let admin = adminChannel.withLockedValue({ $0 }) {
             try? await admin.close()
         }
+        await runtime.cluster?.shutdown()
         runtime.rejectionLog.flush()
         if ownsGroup {
             try await group.shutdownGracefully()
