@@ -6,7 +6,8 @@
 What it measures, each RUNS times, before/after interleaved where both apply:
   echo     CPU ms of the gateway per 1,000 64-byte echoes (wsgate-bench echo, 100 connections):
            the 'before' binary on /ws/chat, the 'after' binary on /ws/chat (no token_refresh)
-           and on /ws/live (token_refresh on).
+           and on /ws/live (token_refresh on); binary messages, and text messages shaped like an
+           application's JSON (--text), which the refresh route's interceptor must look into.
   handshake vs refresh
            CPU ms of the gateway per 1,000 RS256 handshakes (wsgate-bench handshake) and per
            1,000 token refreshes on open sockets (32 connections, each sending
@@ -132,6 +133,7 @@ async def refresh_load(port: int, tokens: list[str], seconds: float, connections
         nonlocal done
         async with connect(f"ws://127.0.0.1:{port}/ws/live", additional_headers={"Authorization": f"Bearer {tokens[0]}"},
                            compression=None, max_queue=None) as ws:
+            await ws.recv()  # the echo backend's greeting: the request it received
             k = i
             while time.monotonic() < stop:
                 k += 1
@@ -146,7 +148,7 @@ async def refresh_load(port: int, tokens: list[str], seconds: float, connections
 
 
 def raw_open(port: int, token: str) -> socket.socket:
-    s = socket.create_connection(("127.0.0.1", port))
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
     s.sendall((f"GET /ws/live HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                f"Authorization: Bearer {token}\r\n\r\n").encode())
@@ -211,7 +213,8 @@ def revoke_time(port: int, admin: int, token: str, sub: str, n: int) -> tuple[fl
 def main():
     work, before, after, bench = (Path(p) for p in sys.argv[1:5])
     setup = Setup(work, before, after, bench)
-    results = {"echo_before": [], "echo_after_chat": [], "echo_after_live": [], "handshake": [], "refresh": [],
+    results = {"echo_before": [], "echo_after_chat": [], "echo_after_live": [], "text_after_chat": [], "text_after_live": [],
+               "handshake": [], "refresh": [],
                "revoke_1": [], f"revoke_{REVOKE_N}": []}
     try:
         old, old_port, _ = setup.gateway(before, "before", False)
@@ -222,6 +225,10 @@ def main():
                                     ("echo_after_chat", new.pid, f"ws://127.0.0.1:{new_port}/ws/chat"),
                                     ("echo_after_live", new.pid, f"ws://127.0.0.1:{new_port}/ws/live")):
                 r = bench_json(setup, "echo", url, pid, ["--concurrency", "100", "--size", "64"])
+                results[label].append(r["watched"][0]["cpuMillisecondsPer1000Operations"])
+            for label, url in (("text_after_chat", f"ws://127.0.0.1:{new_port}/ws/chat"),
+                               ("text_after_live", f"ws://127.0.0.1:{new_port}/ws/live")):
+                r = bench_json(setup, "echo", url, new.pid, ["--concurrency", "100", "--size", "64", "--text"])
                 results[label].append(r["watched"][0]["cpuMillisecondsPer1000Operations"])
             r = bench_json(setup, "handshake", f"ws://127.0.0.1:{new_port}/ws/chat", new.pid, ["--concurrency", "32"])
             results["handshake"].append(r["watched"][0]["cpuMillisecondsPer1000Operations"])
@@ -241,6 +248,8 @@ def main():
     print(f"echo CPU ms/1000: before {med['echo_before']:.2f}, after /ws/chat {med['echo_after_chat']:.2f} "
           f"({med['echo_after_chat'] / med['echo_before']:.3f}x), after /ws/live (token_refresh) {med['echo_after_live']:.2f} "
           f"({med['echo_after_live'] / med['echo_before']:.3f}x)")
+    print(f"text echo (JSON-shaped 64 B) CPU ms/1000, after: /ws/chat {med['text_after_chat']:.2f}, /ws/live (token_refresh) "
+          f"{med['text_after_live']:.2f} ({med['text_after_live'] / med['text_after_chat']:.3f}x)")
     print(f"CPU ms per 1000: RS256 handshakes {med['handshake']:.1f}, refreshes {med['refresh']:.1f} "
           f"({med['refresh'] / med['handshake']:.2f}x)")
     print(f"revoke call -> last close frame: 1 session {med['revoke_1']:.2f} ms, {REVOKE_N} sessions {med[f'revoke_{REVOKE_N}']:.1f} ms "

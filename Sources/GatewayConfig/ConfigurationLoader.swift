@@ -17,6 +17,7 @@ public enum ConfigurationLoader {
     /// Top-level keys of the config.
     static let topLevelKeys = [
         "listen", "admin", "keys", "auth", "routes", "rejection_log", "limits", "trusted_proxies", "state_dir", "revocation",
+        "cluster",
     ]
 
     /// Where a single instance keeps its revocations when `state_dir` is not given.
@@ -75,6 +76,7 @@ public enum ConfigurationLoader {
         let trustedProxies = reader.trustedProxies(top["trusted_proxies"])
         let stateDirectory = top["state_dir"].flatMap(reader.nonEmptyString).map(reader.resolve) ?? defaultStateDirectory
         let revocation = reader.revocationSettings(top["revocation"])
+        let cluster = reader.cluster(top["cluster"])
 
         // Whole-config checks, made only where the parts they compare were readable.
         let problemsInParts = reader.problems.count
@@ -115,6 +117,7 @@ public enum ConfigurationLoader {
         configuration.remoteKeySets = configuredKeys.remoteKeySets
         configuration.stateDirectory = stateDirectory
         configuration.revocation = revocation
+        configuration.cluster = cluster
         return configuration
     }
 
@@ -161,6 +164,7 @@ extension GatewayConfiguration {
             "listeners " + listeners.map { "\($0.endpoint)\($0.tls != nil ? " (tls)" : "")" }.joined(separator: ", "),
         ]
         if let admin { parts.append("admin \(admin.endpoint)") }
+        if let cluster { parts.append("cluster \(cluster.postgres) as \(cluster.instance ?? "host:port")") }
         return parts.joined(separator: ", ")
     }
 }

@@ -24,9 +24,13 @@ struct EchoScenario: AsyncParsableCommand {
     @Option(help: "Seconds measured, after every connection is open.")
     var duration: Double = 10
 
+    /// Text messages shaped like an application's JSON (`{"type":"message",…}`) instead of binary.
+    @Flag(help: "Send text messages shaped like application JSON ({\"type\":\"message\",…}) instead of binary ones.")
+    var text = false
+
     func run() async throws {
         let report = try await MessageDriver.run(
-            scenario: "echo", load: load, concurrency: concurrency, size: size, window: 1, duration: duration
+            scenario: "echo", load: load, concurrency: concurrency, size: size, window: 1, duration: duration, text: text
         )
         report.print(json: load.json)
     }
@@ -44,6 +48,7 @@ final class MessageDriver: LoadDriver, @unchecked Sendable {
     private let size: Int
     private let window: Int
     private let duration: Double
+    private let text: Bool
     private let promise: EventLoopPromise<LoadReport>
     private var samples: WindowSamples
     private var histogram = LatencySummary.histogram()
@@ -59,7 +64,9 @@ final class MessageDriver: LoadDriver, @unchecked Sendable {
     private var open = 0
 
     /// Runs one scenario and returns its report.
-    static func run(scenario: String, load: LoadOptions, concurrency: Int, size: Int, window: Int, duration: Double) async throws -> LoadReport {
+    static func run(
+        scenario: String, load: LoadOptions, concurrency: Int, size: Int, window: Int, duration: Double, text: Bool = false
+    ) async throws -> LoadReport {
         let target = try load.target()
         let tokens = try load.makeTokens()
         let sources = try load.sources()
@@ -67,7 +74,7 @@ final class MessageDriver: LoadDriver, @unchecked Sendable {
         var report = try await runOnLoop { (loop, promise: EventLoopPromise<LoadReport>) in
             MessageDriver(
                 connector: LoadConnector(loop: loop, target: target, tokens: tokens, sources: sources), scenario: scenario,
-                concurrency: concurrency, size: size, window: window, duration: duration, pids: pids, promise: promise
+                concurrency: concurrency, size: size, window: window, duration: duration, text: text, pids: pids, promise: promise
             ).start()
         }
         report.label = load.label
@@ -76,9 +83,10 @@ final class MessageDriver: LoadDriver, @unchecked Sendable {
     }
 
     private init(
-        connector: LoadConnector, scenario: String, concurrency: Int, size: Int, window: Int, duration: Double,
+        connector: LoadConnector, scenario: String, concurrency: Int, size: Int, window: Int, duration: Double, text: Bool,
         pids: [Int32], promise: EventLoopPromise<LoadReport>
     ) {
+        self.text = text
         self.connector = connector
         self.scenario = scenario
         self.concurrency = concurrency
@@ -119,11 +127,22 @@ final class MessageDriver: LoadDriver, @unchecked Sendable {
         let allocator = ByteBufferAllocator()
         samples.start()
         for connection in connections where connection.greeted && connection.isOpen {
-            connection.frame = ClientFrame.masked(opcode: ClientFrame.binary, payloadSize: size, allocator: allocator)
+            connection.frame = text
+                ? ClientFrame.masked(opcode: ClientFrame.text, payloadSize: size, payload: MessageDriver.jsonText(size), allocator: allocator)
+                : ClientFrame.masked(opcode: ClientFrame.binary, payloadSize: size, allocator: allocator)
             connection.inFlight.reserveCapacity(window * 2)
             for _ in 0..<window { send(on: connection) }
         }
         connector.loop.scheduleTask(in: .nanoseconds(Int64(duration * 1e9))) { self.stop() }
+    }
+
+    /// `{"type":"message","body":"xxx…"}` cut or padded to `size` bytes: what a refresh route's
+    /// interceptor meets in practice (it reads up to the first byte that differs from its marker).
+    static func jsonText(_ size: Int) -> [UInt8] {
+        var bytes = Array(#"{"type":"message","body":""#.utf8)
+        while bytes.count < size - 2 { bytes.append(UInt8(ascii: "x")) }
+        bytes += Array(#""}"#.utf8)
+        return Array(bytes.prefix(size))
     }
 
     private func send(on connection: LoadConnection) {

@@ -173,6 +173,7 @@ struct UpgradeRequests {
 enum ClientFrame {
     /// Binary opcode.
     static let binary: UInt8 = 0x2
+    static let text: UInt8 = 0x1
     /// Close opcode.
     static let close: UInt8 = 0x8
     /// Pong opcode.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatewayConfig
+import GatewayServer
 
 /// `wsgate check --config FILE`: validates a config and loads every key, as `serve` would at start-up.
 ///
@@ -21,12 +22,24 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The YAML config file.", valueName: "file"))
     var config: String
 
+    /// Also connect to what the config names (the cluster's PostgreSQL).
+    @Flag(name: .long, help: "Also connect to the cluster's PostgreSQL (cluster.postgres) and read its schema version.")
+    var connect = false
+
     /// Loads the config and reports.
     func run() async throws {
         do {
             let loaded = try ConfigurationLoader.load(path: config)
             print("ok: \(loaded.summary)")
-        } catch {
+            if connect, let cluster = loaded.cluster {
+                do throws(ClusterUnavailable) {
+                    print("ok: " + (try await ClusterProbe.check(cluster)))
+                } catch {
+                    Self.printToStandardError("\(config): \(error.description)")
+                    throw ExitCode.failure
+                }
+            }
+        } catch let error as ConfigurationProblems {
             for problem in error.problems { print(problem) }
             Self.printToStandardError("\(config): \(error.problems.count) problem\(error.problems.count == 1 ? "" : "s")")
             throw ExitCode.failure

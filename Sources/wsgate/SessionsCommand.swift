@@ -15,6 +15,7 @@ struct SessionsCommand: AsyncParsableCommand {
     @Option(help: "Only this token id.") var jti: String?
     @Option(help: "Only this identity-provider session id.") var sid: String?
     @Option(help: "At most this many sessions.") var limit: Int?
+    @Flag(help: "Every live instance of the cluster (GET /sessions?cluster=1), not only the one asked.") var cluster = false
 
     func run() async throws {
         let client = try admin.client()
@@ -24,6 +25,7 @@ struct SessionsCommand: AsyncParsableCommand {
         if let jti { query.append(("jti", jti)) }
         if let sid { query.append(("sid", sid)) }
         if let limit { query.append(("limit", String(limit))) }
+        if cluster { query.append(("cluster", "1")) }
         let answer = try await runReportingErrors { try await client.call(.GET, "/sessions" + queryString(query)) }
         if admin.json {
             print(answer.jsonText)
@@ -42,6 +44,9 @@ struct SessionsCommand: AsyncParsableCommand {
         print(TextTable(rows: rows).text)
         let count = members["count"]?.doubleValue.map { Int($0) } ?? sessions.count
         print("\(count) session\(count == 1 ? "" : "s")" + (count > sessions.count ? " (\(sessions.count) shown)" : ""))
+        if case .array(let unreachable)? = members["unreachable"], !unreachable.isEmpty {
+            print("unreachable: " + unreachable.compactMap(\.stringValue).joined(separator: ", "))
+        }
     }
 }
 

@@ -17,6 +17,7 @@ struct WSGate: AsyncParsableCommand {
             SessionsCommand.self,
             RevokeCommand.self,
             RevocationsCommand.self,
+            ClusterCommand.self,
         ]
     )
 }

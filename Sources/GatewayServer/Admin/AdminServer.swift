@@ -139,6 +139,19 @@ final class AdminHandler: ChannelInboundHandler {
             send(.ok, gateway.keysJSON(), context: context)
         case (.GET, "/api/config"):
             send(.ok, gateway.configJSON(), context: context)
+        case (.GET, "/cluster/instances"):
+            guard gateway.isClustered else {
+                send(.notFound, "{\"error\":\"this gateway has no cluster configured\"}", context: context)
+                return
+            }
+            let gateway = self.gateway
+            answerLater(context: context) {
+                do throws(ClusterUnavailable) {
+                    return (.ok, try await gateway.clusterInstancesJSON())
+                } catch {
+                    return AdminHandler.unavailable(error)
+                }
+            }
         case (.GET, "/healthz"):
             send(.ok, "{\"status\":\"ok\"}", context: context)
         case (.GET, "/readyz"):
@@ -159,7 +172,24 @@ final class AdminHandler: ChannelInboundHandler {
             send(.ok, "[" + lines.joined(separator: ",") + "]", context: context)
         case (.GET, "/sessions"):
             do {
-                let listing = gateway.sessions(try SessionQuery(query: query))
+                let parsed = try SessionQuery(query: query)
+                if parsed.cluster {
+                    guard gateway.isClustered else {
+                        send(.badRequest, AdminRequestError(field: "cluster", "this gateway has no cluster configured").jsonBody, context: context)
+                        return
+                    }
+                    let gateway = self.gateway
+                    let authorization = head.headers.first(name: "authorization")
+                    answerLater(context: context) {
+                        do throws(ClusterUnavailable) {
+                            return (.ok, try await gateway.clusterSessions(parsed, authorization: authorization))
+                        } catch {
+                            return AdminHandler.unavailable(error)
+                        }
+                    }
+                    return
+                }
+                let listing = gateway.sessions(parsed)
                 let instance = gateway.instanceName
                 let items = listing.sessions.map { $0.jsonObject(instance: instance) }
                 send(.ok, "{\"count\":\(listing.count),\"sessions\":[" + items.joined(separator: ",") + "]}", context: context)
@@ -177,7 +207,12 @@ final class AdminHandler: ChannelInboundHandler {
             // Saving to state_dir touches the disk: off the event loop.
             let gateway = self.gateway
             answerLater(context: context) {
-                let outcome = gateway.revoke(request)
+                let outcome: RevokeOutcome
+                do throws(ClusterUnavailable) {
+                    outcome = try await gateway.revoke(request)
+                } catch {
+                    return AdminHandler.unavailable(error)
+                }
                 var text = "{\"revocation\":\(outcome.revocation.jsonObject),\"closed\":\(outcome.closed)"
                 if let problem = outcome.saveProblem { text += ",\"warning\":\(RejectionRecord.quote("not saved: " + problem))" }
                 return (.ok, text + "}")
@@ -196,7 +231,13 @@ final class AdminHandler: ChannelInboundHandler {
             }
             let gateway = self.gateway
             answerLater(context: context) {
-                guard let (revocation, problem) = gateway.liftRevocation(id: id) else {
+                let lifted: (revocation: Revocation, saveProblem: String?)?
+                do throws(ClusterUnavailable) {
+                    lifted = try await gateway.liftRevocation(id: id)
+                } catch {
+                    return AdminHandler.unavailable(error)
+                }
+                guard let (revocation, problem) = lifted else {
                     return (.notFound, "{\"error\":\"no such revocation\",\"field\":\"id\"}")
                 }
                 var text = "{\"lifted\":\(revocation.jsonObject)"
@@ -230,6 +271,12 @@ final class AdminHandler: ChannelInboundHandler {
         guard origins.count == 1, let host = headers["host"].first, headers["host"].count == 1 else { return false }
         let origin = origins[0].lowercased()
         return origin == "http://" + host.lowercased() || origin == "https://" + host.lowercased()
+    }
+
+    /// 503 `{"error":"cluster unavailable: …"}`: PostgreSQL cannot take the change now, so nothing
+    /// was changed (an instance must not hold a revocation the others never hear of).
+    static func unavailable(_ error: ClusterUnavailable) -> (HTTPResponseStatus, String) {
+        (.serviceUnavailable, "{\"error\":\(RejectionRecord.quote(error.description))}")
     }
 
     /// Runs `work` off the event loop (it may touch the disk or wait), then answers on the loop.

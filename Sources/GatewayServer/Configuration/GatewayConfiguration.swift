@@ -30,6 +30,8 @@ public struct GatewayConfiguration: Sendable {
     public var stateDirectory: String?
     /// How revocations last (`revocation:`).
     public var revocation = RevocationSettings()
+    /// Several instances sharing revocations through PostgreSQL (`cluster:`); nil: one instance.
+    public var cluster: ClusterConfiguration?
 
     /// Creates a configuration.
     public init(

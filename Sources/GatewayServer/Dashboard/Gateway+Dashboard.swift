@@ -106,9 +106,9 @@ extension Gateway {
         out.add("auth", raw: auth.text)
         out.add("admin", raw: admin.text)
         out.add("revocation_default_ttl_seconds", Int64(configuration.revocation.defaultTTLSeconds))
-        // The cluster (issue 13) is not part of this build: the page shows its panel only when
-        // this is true, and then reads `GET /cluster/instances`.
-        out.add("cluster", raw: "false")
+        // The page shows its cluster panel only when this is true, and then reads
+        // `GET /cluster/instances`.
+        out.add("cluster", raw: isClustered ? "true" : "false")
         return out.text
     }
 

@@ -96,6 +96,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
                 return .rateLimited
             }
             if runtime.clientConnections.load(ordering: .relaxed) > limits.maxConnections { return .connectionLimit }
+            if let cluster = runtime.cluster, cluster.isStale(now: now) { return .clusterUnavailable }
             return nil
         }
         switch decision {

@@ -16,6 +16,9 @@ public enum Rejection: Sendable, Hashable, CaseIterable {
     case originForbidden
     case connectionLimit
     case rateLimited
+    /// `cluster.stale_after` is set and PostgreSQL has been unreachable at least that long: the
+    /// revocations this instance knows may be out of date (SESSIONS.md).
+    case clusterUnavailable
     case tokenMissing
     case tokenMalformed
     case tokenConflict
@@ -47,6 +50,7 @@ public enum Rejection: Sendable, Hashable, CaseIterable {
         case .originForbidden: "origin_forbidden"
         case .connectionLimit: "connection_limit"
         case .rateLimited: "rate_limited"
+        case .clusterUnavailable: "cluster_unavailable"
         case .tokenMissing: "token_missing"
         case .tokenMalformed: "token_malformed"
         case .tokenConflict: "token_conflict"
@@ -78,6 +82,7 @@ public enum Rejection: Sendable, Hashable, CaseIterable {
         case .originForbidden: .forbidden
         case .connectionLimit: .serviceUnavailable
         case .rateLimited: .tooManyRequests
+        case .clusterUnavailable: .serviceUnavailable
         case .tokenMissing, .tokenMalformed, .tokenConflict, .algorithmNotAllowed, .unknownKey,
              .signatureInvalid, .tokenExpired, .tokenNotYetValid, .tokenRevoked, .issuerMismatch, .audienceMismatch:
             .unauthorized

@@ -82,9 +82,10 @@ public final class Gateway: Sendable {
             onTrouble: { message in logger.warning("\(message)") }
         )
         let traffic = TrafficCounters()
+        let cluster = configuration.cluster.map { ClusterBus(configuration: $0, group: group, logger: logger) }
         let runtime = GatewayRuntime(
             snapshot: GatewaySnapshot(configuration: configuration, remoteKeys: remoteKeys, traffic: traffic), logger: logger,
-            rejectionLog: log, metrics: GatewayMetrics(), traffic: traffic
+            rejectionLog: log, metrics: GatewayMetrics(), traffic: traffic, cluster: cluster
         )
         runtime.keySetStatus.withLockedValue { status in
             for url in remoteKeys.keys { status[url] = RemoteKeySetStatus(installedAt: runtime.startedAt) }
@@ -92,11 +93,16 @@ public final class Gateway: Sendable {
         let gateway = Gateway(group: group, ownsGroup: ownsGroup, runtime: runtime)
         Gateway.warnAboutInsecureUpstreams(configuration, logger: logger)
         do {
+            if let cluster {
+                // Every unexpired revocation is in force before the first listener opens.
+                cluster.onActions { actions in gateway.carryOut(actions) }
+                try await cluster.start(now: runtime.now)
+            }
             for listener in configuration.listeners {
                 let channel = try await gateway.bind(listener)
                 gateway.listeners.withLockedValue { $0.append((listener, channel)) }
             }
-            if let port = gateway.listeningAddresses.first?.port {
+            if configuration.cluster?.instance == nil, let port = gateway.listeningAddresses.first?.port {
                 gateway.runtime.instance.withLockedValue { $0 = "\($0):\(port)" }
             }
             gateway.scheduleRevocationPruning()
@@ -106,6 +112,9 @@ public final class Gateway: Sendable {
                     endpoint: adminConfig.endpoint, group: group, gateway: gateway, responder: admin
                 )
                 gateway.adminChannel.withLockedValue { $0 = channel }
+            }
+            if let cluster {
+                cluster.run(instance: gateway.instanceName, adminURL: gateway.advertisedAdminURL, startedAt: runtime.now)
             }
         } catch {
             try? await gateway.shutdown(drainTimeout: .zero)
@@ -353,6 +362,7 @@ public final class Gateway: Sendable {
         if let admin = adminChannel.withLockedValue({ $0 }) {
             try? await admin.close()
         }
+        await runtime.cluster?.shutdown()
         runtime.rejectionLog.flush()
         if ownsGroup {
             try await group.shutdownGracefully()

@@ -18,6 +18,8 @@ final class GatewayRuntime: Sendable {
     let revocations: RevocationStore
     /// This instance's name in session listings (`cluster.instance`, else host and first port).
     let instance: NIOLockedValueBox<String>
+    /// The link to the cluster's PostgreSQL (`cluster:`); nil for a single instance.
+    let cluster: ClusterBus?
 
     /// The dashboard's per-route counters (outlive snapshots) and their last 15 minutes.
     let traffic: TrafficCounters
@@ -37,13 +39,19 @@ final class GatewayRuntime: Sendable {
     private let idleWaiters = NIOLockedValueBox<[Int: CheckedContinuation<Void, Never>]>([:])
     private let nextIdleWaiter = ManagedAtomic<Int>(0)
 
-    init(snapshot: GatewaySnapshot, logger: Logger, rejectionLog: RejectionLog, metrics: GatewayMetrics, traffic: TrafficCounters = TrafficCounters()) {
+    init(
+        snapshot: GatewaySnapshot, logger: Logger, rejectionLog: RejectionLog, metrics: GatewayMetrics,
+        traffic: TrafficCounters = TrafficCounters(), cluster: ClusterBus? = nil
+    ) {
         self.traffic = traffic
         self.startedAt = Date().timeIntervalSince1970
+        self.cluster = cluster
+        // With a cluster the event table is the truth: state_dir is not read or written.
+        let clustered = snapshot.configuration.cluster != nil
         self.revocations = RevocationStore(
-            directory: snapshot.configuration.stateDirectory, logger: logger, now: Date().timeIntervalSince1970
+            directory: clustered ? nil : snapshot.configuration.stateDirectory, logger: logger, now: Date().timeIntervalSince1970
         )
-        self.instance = NIOLockedValueBox(ProcessInfo.processInfo.hostName)
+        self.instance = NIOLockedValueBox(snapshot.configuration.cluster?.instance ?? ProcessInfo.processInfo.hostName)
         self.logger = logger
         self.rejectionLog = rejectionLog
         self.metrics = metrics

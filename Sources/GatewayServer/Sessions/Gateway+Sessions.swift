@@ -28,33 +28,69 @@ extension Gateway {
     /// Without `until`, a `sub`/`sid` revocation lasts `revocation.default_ttl`; a `jti` or
     /// `session` one lasts until the latest `exp` among the sessions it closes (the token cannot
     /// be used after that anyway), or `default_ttl` when no live session shows it.
-    public func revoke(_ request: RevokeRequest) -> RevokeOutcome {
-        let now = runtime.now
+    ///
+    /// In a cluster the revocation is written to PostgreSQL first (every instance applies it
+    /// from there); when that fails nothing changes here either, and the error says why.
+    public func revoke(_ request: RevokeRequest) async throws(ClusterUnavailable) -> RevokeOutcome {
+        let revocation = prepare(request, now: runtime.now)
+        if let cluster = runtime.cluster {
+            try await cluster.publish(revocation, lifted: false, instance: instanceName)
+        }
+        let (closed, problem) = enforce(revocation, now: runtime.now, save: true)
+        return RevokeOutcome(revocation: revocation, closed: closed, saveProblem: problem)
+    }
+
+    /// The revocation `request` asks for at `now`: its id, and its end (see `revoke`). A `session`
+    /// revocation carries the digests of the tokens of the sessions it names, so those tokens are
+    /// refused at the handshake too.
+    func prepare(_ request: RevokeRequest, now: Double) -> Revocation {
         let ttl = runtime.snapshot.configuration.revocation.defaultTTLSeconds
         let provisional = Revocation(
             id: RevocationID.make(), kind: request.kind, value: request.value, issuedBefore: request.issuedBefore,
             until: request.until ?? now + ttl, reason: request.reason ?? RevokeRequest.defaultReason, createdAt: now
         )
-        // In force before the sweep: a session that registers after the sweep checks the store.
-        _ = runtime.revocations.add(provisional, now: now, save: false)
         let matched = runtime.registry.sessions { provisional.covers($0, now: now) }
         var until = provisional.until
         if request.until == nil, request.kind == .tokenID || request.kind == .session {
             let expiries = matched.compactMap(\.info.expiresAt)
             if let latest = expiries.max(), expiries.count == matched.count, latest > now { until = latest }
         }
-        let revocation = Revocation(
+        return Revocation(
             id: provisional.id, kind: provisional.kind, value: provisional.value, issuedBefore: provisional.issuedBefore,
             until: until, reason: provisional.reason, createdAt: now,
             tokenDigests: request.kind == .session ? matched.compactMap(\.info.tokenDigest) : []
         )
-        let problem = runtime.revocations.add(revocation, now: now, save: true)
+    }
+
+    /// Puts a revocation in force here, whether this instance made it or another one did (the
+    /// cluster's events): first in the store, so a session registering from now on is refused,
+    /// then a sweep of the live sessions, so one that registered before is closed with 4003.
+    /// Returns how many sessions were told to close, and a `state_dir` problem if any.
+    @discardableResult
+    func enforce(_ revocation: Revocation, now: Double, save: Bool) -> (closed: Int, saveProblem: String?) {
+        let problem = runtime.revocations.add(revocation, now: now, save: save)
+        let matched = runtime.registry.sessions { revocation.covers($0, now: now) }
         for (session, _) in matched { session.revoke(reason: revocation.reason) }
         runtime.logger.notice("revocation added", metadata: [
             "revocation": "\(revocation.id)", "kind": "\(revocation.kind.rawValue)", "closed": "\(matched.count)",
             "until": "\(Int64(revocation.until))",
         ])
-        return RevokeOutcome(revocation: revocation, closed: matched.count, saveProblem: problem)
+        return (matched.count, problem)
+    }
+
+    /// Carries out what the cluster's event table says (another instance's revocations and lifts).
+    func carryOut(_ actions: [ClusterEventLog.Action]) {
+        let now = runtime.now
+        for action in actions {
+            switch action {
+            case .enforce(let revocation):
+                enforce(revocation, now: now, save: false)
+            case .lift(let id):
+                if runtime.revocations.lift(id: id) != nil {
+                    runtime.logger.notice("revocation lifted", metadata: ["revocation": "\(id)"])
+                }
+            }
+        }
     }
 
     /// The active revocations, oldest first.
@@ -63,8 +99,13 @@ extension Gateway {
         return runtime.revocations.current.all
     }
 
-    /// Lifts a revocation; nil when none has that id.
-    public func liftRevocation(id: String) -> (revocation: Revocation, saveProblem: String?)? {
+    /// Lifts a revocation; nil when none has that id. In a cluster the lift is written to
+    /// PostgreSQL first, as an event of its own, so every instance lifts it too.
+    public func liftRevocation(id: String) async throws(ClusterUnavailable) -> (revocation: Revocation, saveProblem: String?)? {
+        if let cluster = runtime.cluster {
+            guard let revocation = runtime.revocations.current.byID[id] else { return nil }
+            try await cluster.publish(revocation, lifted: true, instance: instanceName)
+        }
         guard let (revocation, problem) = runtime.revocations.lift(id: id) else { return nil }
         runtime.logger.notice("revocation lifted", metadata: ["revocation": "\(revocation.id)"])
         return (revocation, problem)

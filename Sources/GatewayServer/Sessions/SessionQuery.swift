@@ -1,3 +1,4 @@
+import Foundation
 import GatewayAuth
 
 /// `GET /sessions?sub=&route=&jti=&sid=&limit=`: filters (all must hold) and a bound.
@@ -8,6 +9,8 @@ public struct SessionQuery: Sendable, Equatable {
     public var sessionID: String?
     /// At most this many sessions are listed (`count` still tells how many matched).
     public var limit: Int
+    /// `cluster=1`: gather the sessions of every live instance of the cluster, not only this one's.
+    public var cluster = false
 
     /// The default and the largest `limit`.
     public static let defaultLimit = 1000
@@ -44,10 +47,29 @@ public struct SessionQuery: Sendable, Equatable {
                     throw AdminRequestError(field: "limit", "must be a whole number from 1 to \(SessionQuery.maxLimit)")
                 }
                 limit = n
+            case "cluster":
+                switch value {
+                case "1", "true": cluster = true
+                case "0", "false": cluster = false
+                default: throw AdminRequestError(field: "cluster", "must be 1 or 0")
+                }
             default:
                 throw AdminRequestError(field: String(name.prefix(64)), "unknown parameter")
             }
         }
+    }
+
+    /// The filters and the limit as a query string (without `cluster`), for asking other instances.
+    public var queryString: String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+#")
+        var parts: [String] = []
+        for (name, value) in [("sub", subject), ("route", route), ("jti", tokenID), ("sid", sessionID)] {
+            guard let value else { continue }
+            parts.append("\(name)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")")
+        }
+        parts.append("limit=\(limit)")
+        return parts.joined(separator: "&")
     }
 
     /// Whether a session passes every filter.
