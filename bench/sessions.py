@@ -24,6 +24,7 @@ import base64
 import json
 import os
 import select
+import shutil
 import socket
 import statistics
 import subprocess
@@ -93,7 +94,9 @@ class Setup:
                   "routes": routes, "rejection_log": {"enabled": False},
                   "limits": {"idle_timeout": "1h", "max_connections": 100000, "handshake_timeout": "30s"}}
         if refresh_route:
-            config["state_dir"] = str(self.work / f"state-{name}")
+            state = self.work / f"state-{name}"
+            shutil.rmtree(state, ignore_errors=True)  # revocations of an earlier run would refuse this one's tokens
+            config["state_dir"] = str(state)
         path = self.work / f"{name}.yaml"
         path.write_text(json.dumps(config))
         p = self.spawn([str(binary), "serve", "--config", str(path), "--threads", "1", "--log-level", "warning"], PROXY_CPU)
