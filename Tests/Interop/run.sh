@@ -46,7 +46,7 @@ apt_install() {
 }
 
 # Python packages (websockets >= 13 is not in Debian 12, so pip).
-if ! "$python" -c 'import websockets.asyncio.client, jwt, cryptography, pytest' 2>/dev/null; then
+if ! "$python" -c 'import websockets.asyncio.client, jwt, cryptography, pytest, kubernetes_validate' 2>/dev/null; then
   "$python" -m pip --version >/dev/null 2>&1 || apt_install python3-pip
   log "installing Python packages from requirements.txt"
   "$python" -m pip install -q --disable-pip-version-check -r "$here/requirements.txt" 2>/dev/null \
