@@ -69,6 +69,11 @@ if [ -z "${WSGATE_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
   command -v chromium >/dev/null 2>&1 || { log "chromium is not on PATH after installing it"; exit 1; }
 fi
 
+# The deployment tests: Debian's haproxy (test_deploy_haproxy.py, the L4 balancer in front of three
+# instances) and systemd's systemd-socket-activate and systemd-analyze (test_deploy_systemd.py).
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || apt_install haproxy
+command -v systemd-socket-activate >/dev/null 2>&1 || apt_install systemd
+
 if [ ! -x "$wsgate" ]; then
   log "wsgate binary not found at $wsgate (build it with 'swift build', or pass --wsgate PATH); the tests will fail"
 fi
