@@ -201,7 +201,7 @@ def test_rolling_restart_behind_haproxy(wsgate_bin, work, secret, rsa_public_pem
         # a connection cap that needs no raised descriptor limit.
         cfg.write_text((REPO / "deploy/haproxy/haproxy.cfg").read_text()
                        .replace("global\n", f"global\n    stats socket {stats_socket} level admin\n", 1)
-                       .replace("maxconn 200000", "maxconn 20000"))
+                       .replace("maxconn 200000", "maxconn 4000").replace("maxconn 100000", "maxconn 2000"))
         env = dict(os.environ, WSGATE_HAPROXY_BIND=f"127.0.0.1:{front}")
         for inst in instances:
             env[f"WSGATE_GW{inst.index}"] = f"127.0.0.1:{inst.gw.port}"
