@@ -3,7 +3,7 @@ import GatewayServer
 extension ConfigurationReader {
     /// Keys `limits:` may have.
     static let limitKeys = [
-        "handshake_timeout", "upstream_timeout", "idle_timeout", "drain_timeout",
+        "handshake_timeout", "upstream_timeout", "idle_timeout", "drain_timeout", "drain_delay", "drain_spread",
         "max_header_bytes", "max_frame_bytes", "max_message_bytes", "max_connections",
         "max_handshakes_per_ip_per_second", "max_connections_per_subject", "keepalive_interval",
     ]
@@ -17,6 +17,23 @@ extension ConfigurationReader {
         if let node = entry["idle_timeout"], let value = duration(node) { limits.idleTimeout = .nanoseconds(value.nanoseconds) }
         if let node = entry["drain_timeout"], let value = duration(node, minimum: ConfigDuration(nanoseconds: 0)) {
             limits.drainTimeout = .nanoseconds(value.nanoseconds)
+        }
+        let zero = ConfigDuration(nanoseconds: 0)
+        if let node = entry["drain_delay"], let value = duration(node, minimum: zero) {
+            limits.drainDelay = .nanoseconds(value.nanoseconds)
+        }
+        if let node = entry["drain_spread"], let value = duration(node, minimum: zero) {
+            limits.drainSpread = .nanoseconds(value.nanoseconds)
+        }
+        // The delay and the spread both run inside the drain's budget, and the last client sent
+        // 1001 still needs time to answer with its own close (RFC 6455 §5.5.1) before the
+        // timeout closes it anyway.
+        let drainUsed = limits.drainDelay + limits.drainSpread
+        if drainUsed.nanoseconds > 0, drainUsed >= limits.drainTimeout {
+            // Named at the spread when one is set (it is the usual culprit), else at the delay.
+            let node = (limits.drainSpread.nanoseconds > 0 ? entry["drain_spread"] : nil) ?? entry["drain_delay"] ?? located
+            func spelled(_ nanoseconds: Int64) -> String { nanoseconds == 0 ? "0s" : ConfigDuration(nanoseconds: nanoseconds).description }
+            report(node, "drain_delay (\(spelled(limits.drainDelay.nanoseconds))) + drain_spread (\(spelled(limits.drainSpread.nanoseconds))) must be shorter than drain_timeout (\(spelled(limits.drainTimeout.nanoseconds))), which bounds the whole drain")
         }
         if let node = entry["keepalive_interval"], let value = duration(node, minimum: ConfigDuration(nanoseconds: 0)) {
             limits.keepaliveInterval = value.nanoseconds == 0 ? nil : .nanoseconds(value.nanoseconds)

@@ -7,7 +7,7 @@ extension ConfigurationReader {
         guard let located, let items = sequence(located) else { return [] }
         var out: [(ListenerConfiguration, ConfigNode)] = []
         for item in items {
-            guard let entry = mapping(item, allowed: ["address", "tls", "proxy_protocol"]) else { continue }
+            guard let entry = mapping(item, allowed: ["address", "tls", "proxy_protocol", "name"]) else { continue }
             let before = problems.count
             var endpoint: SocketEndpoint?
             if let node = entry["address"] {
@@ -28,12 +28,26 @@ extension ConfigurationReader {
                 if paths.count == 2 { tls = TLSFiles(certificateFile: paths[0], privateKeyFile: paths[1]) }
             }
             let proxyProtocol = entry["proxy_protocol"].flatMap(bool) ?? false
+            // systemd allows 1-255 printable ASCII characters except ':' in FileDescriptorName=
+            // (the separator of LISTEN_FDNAMES).
+            var name: String?
+            if let node = entry["name"], let text = nonEmptyString(node) {
+                if text.utf8.count <= 255, text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }) {
+                    name = text
+                } else {
+                    report(node, "a socket name is up to 255 printable ASCII characters without spaces or ':' (systemd's FileDescriptorName=)")
+                }
+            }
             guard problems.count == before, let endpoint else { continue }
+            if let name, let (_, first) = out.first(where: { $0.0.name == name }) {
+                report(entry["name"]!, "\"\(name)\" is already the name of \(first.path)")
+                continue
+            }
             if let (_, first) = out.first(where: { $0.0.endpoint == endpoint }) {
                 report(entry["address"]!, "\(endpoint) is already used by \(first.path)")
                 continue
             }
-            out.append((ListenerConfiguration(endpoint: endpoint, tls: tls, proxyProtocol: proxyProtocol), item))
+            out.append((ListenerConfiguration(endpoint: endpoint, tls: tls, proxyProtocol: proxyProtocol, name: name), item))
         }
         return out
     }

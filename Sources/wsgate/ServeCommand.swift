@@ -34,8 +34,19 @@ struct ServeCommand: AsyncParsableCommand {
             for problem in error.problems { printError("config: \(problem)") }
             throw ExitCode.failure
         }
+        // Sockets from systemd (wsgate.socket, systemd-socket-activate): read before anything
+        // else, and checked against listen[] before the gateway starts.
+        let inherited: [InheritedSocket]
+        do {
+            inherited = try SocketActivation.takeFromEnvironment()
+            _ = try SocketActivation.assign(inherited, to: configuration.listeners)
+        } catch {
+            printError("socket activation: \(error)")
+            throw ExitCode.failure
+        }
         let registry = MetricsBootstrap.prometheus()
-        let service = GatewayService(configuration: configuration, configPath: config, threads: threads, registry: registry, logger: logger, announce: nil)
+        var service = GatewayService(configuration: configuration, configPath: config, threads: threads, registry: registry, logger: logger, announce: nil)
+        service.inheritedSockets = inherited
         let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
@@ -53,6 +64,8 @@ struct GatewayService: Service {
     let logger: Logger
     /// Called once the listeners are bound.
     let announce: (@Sendable (Gateway) -> Void)?
+    /// Listening sockets handed over by systemd, served instead of binding their listeners.
+    var inheritedSockets: [InheritedSocket] = []
 
     func run() async throws {
         let box = ReloadTarget()
@@ -83,13 +96,15 @@ struct GatewayService: Service {
             threads: threads,
             remoteKeys: remoteKeys,
             logger: logger,
-            admin: AdminResponder(metricsText: { [registry] in registry.emitToString() }, reload: reload)
+            admin: AdminResponder(metricsText: { [registry] in registry.emitToString() }, reload: reload),
+            inheritedSockets: inheritedSockets
         )
         box.gateway = gateway
         logger.notice("wsgate listening", metadata: [
             "listeners": "\(gateway.listeningAddresses.map(Gateway.display).joined(separator: ","))",
             "admin": "\(gateway.adminAddress.map(Gateway.display) ?? "-")",
             "routes": "\(configuration.routes.count)",
+            "inherited": "\(inheritedSockets.map(\.description).joined(separator: ","))",
         ])
         announce?(gateway)
         let refresher = JWKSRefresher(gateway: gateway, sets: configuration.remoteKeySets, logger: logger)
@@ -108,7 +123,15 @@ struct GatewayService: Service {
                 tasks.cancelAll()
             }
         }
-        logger.notice("draining", metadata: ["open": "\(gateway.relayedConnections)"])
+        // /readyz turns 503 now; the listeners stop after drain_delay, and the 1001 closes go out
+        // over drain_spread (Gateway.shutdown).
+        let limits = gateway.configuration.limits
+        logger.notice("draining", metadata: [
+            "open": "\(gateway.relayedConnections)",
+            "delay_ms": "\(limits.drainDelay.nanoseconds / 1_000_000)",
+            "spread_ms": "\(limits.drainSpread.nanoseconds / 1_000_000)",
+            "timeout_ms": "\(limits.drainTimeout.nanoseconds / 1_000_000)",
+        ])
         try await gateway.shutdown()
         logger.notice("stopped")
     }

@@ -165,6 +165,35 @@ struct ConfigurationLoaderTests {
         #expect(config.limits.maxHandshakesPerIPPerSecond == 20)
         #expect(config.limits.maxConnectionsPerSubject == 3)
         #expect(config.limits.keepaliveInterval == nil)
+        #expect(config.limits.drainDelay == .zero && config.limits.drainSpread == .zero)
+    }
+
+    @Test("drain_delay and drain_spread: read, and allowed up to just under drain_timeout")
+    func drainDelayAndSpread() throws {
+        let config = try ConfigFixture().load(minimalYAML("""
+            limits:
+              drain_timeout: 10s
+              drain_delay: 4s
+              drain_spread: 5999ms
+            """))
+        #expect(config.limits.drainDelay == .seconds(4))
+        #expect(config.limits.drainSpread == .milliseconds(5999))
+        #expect(config.limits.drainTimeout == .seconds(10))
+    }
+
+    @Test("listen[].name names the systemd socket an entry takes")
+    func listenerName() throws {
+        let config = try ConfigFixture().load("""
+            listen:
+              - address: 127.0.0.1:8080
+                name: public
+              - address: 127.0.0.1:8081
+            routes:
+              - path: /ws
+                upstream: ws://127.0.0.1:9001/
+                auth: none
+            """)
+        #expect(config.listeners.map(\.name) == ["public", nil])
     }
 
     @Test("rejection_log: a file relative to the config, \"-\" for stderr, or disabled", arguments: [

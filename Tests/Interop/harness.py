@@ -37,7 +37,8 @@ def closed_port() -> int:
 class ManagedProcess:
     """A subprocess whose stdout lines are read on a thread into a queue; killed on stop()."""
 
-    def __init__(self, name: str, argv: list[str], *, env: dict | None = None, log_dir: Path, cwd=None):
+    def __init__(self, name: str, argv: list[str], *, env: dict | None = None, log_dir: Path, cwd=None,
+                 close_fds: bool = True, preexec_fn=None):
         self.name = name
         self.argv = argv
         self.stderr_path = log_dir / f"{name}.stderr.log"
@@ -45,7 +46,8 @@ class ManagedProcess:
         self._lines: "queue.Queue[str | None]" = queue.Queue()
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=self._stderr, env=env, cwd=cwd, start_new_session=True)
+                                     stderr=self._stderr, env=env, cwd=cwd, start_new_session=True,
+                                     close_fds=close_fds, preexec_fn=preexec_fn)
         self._thread = threading.Thread(target=self._pump, daemon=True)
         self._thread.start()
 

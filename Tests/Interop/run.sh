@@ -46,7 +46,7 @@ apt_install() {
 }
 
 # Python packages (websockets >= 13 is not in Debian 12, so pip).
-if ! "$python" -c 'import websockets.asyncio.client, jwt, cryptography, pytest' 2>/dev/null; then
+if ! "$python" -c 'import websockets.asyncio.client, jwt, cryptography, pytest, kubernetes_validate' 2>/dev/null; then
   "$python" -m pip --version >/dev/null 2>&1 || apt_install python3-pip
   log "installing Python packages from requirements.txt"
   "$python" -m pip install -q --disable-pip-version-check -r "$here/requirements.txt" 2>/dev/null \
@@ -68,6 +68,11 @@ if [ -z "${WSGATE_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
   command -v chromium >/dev/null 2>&1 || { log "chromium is not on PATH after installing it"; exit 1; }
 fi
+
+# The deployment tests: Debian's haproxy (test_deploy_haproxy.py, the L4 balancer in front of three
+# instances) and systemd's systemd-socket-activate and systemd-analyze (test_deploy_systemd.py).
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || apt_install haproxy
+command -v systemd-socket-activate >/dev/null 2>&1 || apt_install systemd
 
 if [ ! -x "$wsgate" ]; then
   log "wsgate binary not found at $wsgate (build it with 'swift build', or pass --wsgate PATH); the tests will fail"

@@ -1,4 +1,4 @@
-"""The gateway as deployed: an unprivileged user (deploy/wsgate.service runs it with
+"""The gateway as deployed: an unprivileged user (deploy/systemd/wsgate.service runs it with
 `DynamicUser=yes`). Here `wsgate serve` and `wsgate echo-backend` run as `nobody`, and a Python
 `websockets` client with a PyJWT token goes through them, end to end.
 

@@ -155,7 +155,7 @@ final class AdminHandler: ChannelInboundHandler {
         case (.GET, "/healthz"):
             send(.ok, "{\"status\":\"ok\"}", context: context)
         case (.GET, "/readyz"):
-            if gateway.isDraining {
+            if !gateway.isReady {
                 send(.serviceUnavailable, "{\"status\":\"draining\"}", context: context)
             } else {
                 send(.ok, "{\"status\":\"ready\"}", context: context)

@@ -133,12 +133,16 @@ public struct ListenerConfiguration: Sendable {
     public var tls: TLSFiles?
     /// Expect a PROXY protocol (v1 or v2) header before the HTTP request.
     public var proxyProtocol: Bool
+    /// The name a socket handed over by systemd carries for this listener (`FileDescriptorName=`
+    /// in the `.socket` unit, seen in `LISTEN_FDNAMES`); nil matches inherited sockets by address only.
+    public var name: String?
 
     /// Creates a listener configuration.
-    public init(endpoint: SocketEndpoint, tls: TLSFiles? = nil, proxyProtocol: Bool = false) {
+    public init(endpoint: SocketEndpoint, tls: TLSFiles? = nil, proxyProtocol: Bool = false, name: String? = nil) {
         self.endpoint = endpoint
         self.tls = tls
         self.proxyProtocol = proxyProtocol
+        self.name = name
     }
 }
 
@@ -479,8 +483,14 @@ public struct Limits: Sendable {
     public var upstreamTimeout: TimeAmount
     /// Close a connection with no frames either way for this long.
     public var idleTimeout: TimeAmount
-    /// How long a drain waits for connections to close.
+    /// The whole drain's budget, from SIGTERM until whatever is still open is closed.
     public var drainTimeout: TimeAmount
+    /// After SIGTERM, `/readyz` answers 503 while the listeners keep accepting this long, so a
+    /// balancer's health check sees the instance leave before its connections are refused.
+    public var drainDelay: TimeAmount
+    /// The 1001 closes are sent spread evenly over this period after the listeners stop, so
+    /// clients do not all reconnect at once (HAProxy's `close-spread-time`); zero sends them at once.
+    public var drainSpread: TimeAmount
     /// Bound on the request line plus headers.
     public var maxHeaderBytes: Int
     /// Bound on one frame's payload (close 1009 to the sender).
@@ -502,6 +512,8 @@ public struct Limits: Sendable {
         upstreamTimeout: TimeAmount = .seconds(5),
         idleTimeout: TimeAmount = .seconds(120),
         drainTimeout: TimeAmount = .seconds(30),
+        drainDelay: TimeAmount = .zero,
+        drainSpread: TimeAmount = .zero,
         maxHeaderBytes: Int = 16 * 1024,
         maxFrameBytes: Int = 1 << 20,
         maxMessageBytes: Int = 16 << 20,
@@ -514,6 +526,8 @@ public struct Limits: Sendable {
         self.upstreamTimeout = upstreamTimeout
         self.idleTimeout = idleTimeout
         self.drainTimeout = drainTimeout
+        self.drainDelay = drainDelay
+        self.drainSpread = drainSpread
         self.maxHeaderBytes = maxHeaderBytes
         self.maxFrameBytes = maxFrameBytes
         self.maxMessageBytes = maxMessageBytes

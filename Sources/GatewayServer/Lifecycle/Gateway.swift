@@ -47,8 +47,11 @@ public final class Gateway: Sendable {
     public var rejectionLog: RejectionLog { runtime.rejectionLog }
     /// The configuration new connections use.
     public var configuration: GatewayConfiguration { runtime.snapshot.configuration }
-    /// Whether a drain has begun.
+    /// Whether a drain has begun (listeners stopped, handshakes refused).
     public var isDraining: Bool { runtime.draining.load(ordering: .relaxed) }
+    /// Whether `/readyz` answers 200: false from the moment a shutdown begins, `drain_delay`
+    /// before the listeners stop.
+    public var isReady: Bool { !runtime.unready.load(ordering: .relaxed) }
 
     private init(group: EventLoopGroup, ownsGroup: Bool, runtime: GatewayRuntime) {
         self.group = group
@@ -65,6 +68,8 @@ public final class Gateway: Sendable {
     ///     shut down by the gateway.
     ///   - remoteKeys: keys already fetched for `configuration.remoteKeySets`, by URL.
     ///   - admin: serves the admin endpoints; nil serves only `/healthz` and `/readyz`.
+    ///   - inheritedSockets: listening sockets from systemd (``SocketActivation``); each serves the
+    ///     listener ``SocketActivation/assign(_:to:)`` gives it instead of a socket bound here.
     public static func start(
         configuration: GatewayConfiguration,
         group: EventLoopGroup? = nil,
@@ -72,8 +77,10 @@ public final class Gateway: Sendable {
         remoteKeys: [String: [VerificationKey]] = [:],
         logger: Logger = Logger(label: "wsgate"),
         rejectionLog: RejectionLog? = nil,
-        admin: AdminResponder? = nil
+        admin: AdminResponder? = nil,
+        inheritedSockets: [InheritedSocket] = []
     ) async throws -> Gateway {
+        let inherited = try SocketActivation.assign(inheritedSockets, to: configuration.listeners)
         let ownsGroup = group == nil
         let group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads ?? System.coreCount))
         let log = rejectionLog ?? RejectionLog(
@@ -98,8 +105,8 @@ public final class Gateway: Sendable {
                 cluster.onActions { actions in gateway.carryOut(actions) }
                 try await cluster.start(now: runtime.now)
             }
-            for listener in configuration.listeners {
-                let channel = try await gateway.bind(listener)
+            for (index, listener) in configuration.listeners.enumerated() {
+                let channel = try await gateway.bind(listener, inherited: inherited[index]?.descriptor)
                 gateway.listeners.withLockedValue { $0.append((listener, channel)) }
             }
             if configuration.cluster?.instance == nil, let port = gateway.listeningAddresses.first?.port {
@@ -185,7 +192,7 @@ public final class Gateway: Sendable {
     /// receive window no longer bounds it).
     package static let earlyBytesLimit = 4 * 1024
 
-    private func bind(_ listener: ListenerConfiguration) async throws -> Channel {
+    private func bind(_ listener: ListenerConfiguration, inherited descriptor: CInt? = nil) async throws -> Channel {
         let runtime = self.runtime
         let key = Gateway.listenerKey(listener)
         if let files = listener.tls {
@@ -208,6 +215,10 @@ public final class Gateway: Sendable {
                     )
                 }
             }
+        if let descriptor {
+            // Already bound and listening (systemd set its backlog); NIO takes ownership of it.
+            return try await bootstrap.withBoundSocket(descriptor).get()
+        }
         return try await bootstrap.bind(host: listener.endpoint.host, port: listener.endpoint.port).get()
     }
 
@@ -341,9 +352,28 @@ public final class Gateway: Sendable {
         }
     }
 
-    /// Stops accepting, sends every open WebSocket close 1001 "going away", waits up to
-    /// `drainTimeout` for them to close, then closes everything that is left.
-    public func shutdown(drainTimeout: TimeAmount? = nil) async throws {
+    /// Drains and stops, within `drainTimeout` from the call:
+    /// 1. `/readyz` answers 503 at once; the listeners keep accepting and serving for
+    ///    `drainDelay`, so a balancer's health check takes the instance out before anyone is refused;
+    /// 2. the listeners stop and new handshakes are refused;
+    /// 3. every open WebSocket is sent close 1001 "going away", spread evenly over `drainSpread`
+    ///    (``DrainSchedule``) so its clients do not all reconnect in the same moment;
+    /// 4. what is still open when `drainTimeout` ends is closed.
+    ///
+    /// Each argument defaults to the configuration's `limits`; `drainTimeout: .zero` also makes
+    /// the delay and the spread zero (an immediate stop).
+    public func shutdown(drainTimeout: TimeAmount? = nil, drainDelay: TimeAmount? = nil, drainSpread: TimeAmount? = nil) async throws {
+        let limits = runtime.snapshot.configuration.limits
+        let timeout = drainTimeout ?? limits.drainTimeout
+        let immediate = timeout == .zero
+        let delay = drainDelay ?? (immediate ? .zero : limits.drainDelay)
+        let schedule = DrainSchedule(spread: drainSpread ?? (immediate ? .zero : limits.drainSpread))
+        let deadline = NIODeadline.now() + timeout
+        runtime.unready.store(true, ordering: .relaxed)
+        if delay > .zero {
+            // The delay is the feature itself (time for the balancer to notice), not a wait for an event.
+            try? await Task.sleep(nanoseconds: UInt64(delay.nanoseconds))
+        }
         runtime.draining.store(true, ordering: .relaxed)
         pruning.withLockedValue { $0?.cancel(); $0 = nil }
         sampling.withLockedValue { $0?.cancel(); $0 = nil }
@@ -354,11 +384,11 @@ public final class Gateway: Sendable {
         for channel in channels {
             try? await channel.close()
         }
-        for session in runtime.registry.all {
-            session.drain(code: 1001, reason: "going away")
+        let sessions = runtime.registry.all
+        for (index, session) in sessions.enumerated() {
+            session.drain(code: 1001, reason: "going away", after: schedule.offset(index: index, of: sessions.count))
         }
-        let timeout = drainTimeout ?? runtime.snapshot.configuration.limits.drainTimeout
-        _ = await waitUntilIdle(timeout: timeout)
+        _ = await waitUntilIdle(timeout: max(.zero, deadline - NIODeadline.now()))
         if let admin = adminChannel.withLockedValue({ $0 }) {
             try? await admin.close()
         }

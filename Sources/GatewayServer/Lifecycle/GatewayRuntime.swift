@@ -35,6 +35,9 @@ final class GatewayRuntime: Sendable {
     let upstreamConnections = ManagedAtomic<Int>(0)
     /// Set once a drain has begun: new handshakes are refused.
     let draining = ManagedAtomic<Bool>(false)
+    /// Set on SIGTERM, before `draining` by `drain_delay`: `/readyz` answers 503 while new
+    /// connections are still served, so a balancer can stop sending before anyone is refused.
+    let unready = ManagedAtomic<Bool>(false)
     /// Tasks waiting for the gateway to have no connection left, by waiter id.
     private let idleWaiters = NIOLockedValueBox<[Int: CheckedContinuation<Void, Never>]>([:])
     private let nextIdleWaiter = ManagedAtomic<Int>(0)

@@ -137,6 +137,11 @@ final class RelaySession {
         if !revocations.isEmpty, let revocation = revocations.match(info, now: runtime.now) {
             endRevoked(reason: revocation.reason)
         }
+        // Likewise a drain that began while this handshake was in flight: its sweep of the
+        // registry came before this session was in it (the registry's lock orders the flag).
+        if runtime.draining.load(ordering: .relaxed) {
+            drain(code: 1001, reason: "going away")
+        }
         // Either side may already be gone by now.
         if !clientChannel.isActive { sideInactive(.client) }
         if !upstreamChannel.isActive { sideInactive(.upstream) }
@@ -159,10 +164,21 @@ final class RelaySession {
     }
 
     /// Asks the session to end with `code` toward the client (a drain); callable from any thread.
-    func drain(code: UInt16, reason: String) {
-        clientChannel.eventLoop.execute {
+    /// With a `delay`, the close is scheduled on the session's own event loop (a spread drain:
+    /// no thread sleeps, and a session that ends sooner by itself makes it a no-op).
+    func drain(code: UInt16, reason: String, after delay: TimeAmount = .zero) {
+        let loop = clientChannel.eventLoop
+        let start: @Sendable () -> Void = {
             self.endReason = "drain"
             self.terminate(toClient: (code, reason), toUpstream: (1001, reason))
+        }
+        if delay > .zero {
+            loop.scheduleTask(in: delay) {
+                guard !self.terminating, !self.finished else { return }
+                start()
+            }
+        } else {
+            loop.execute(start)
         }
     }
 
