@@ -101,7 +101,7 @@ def test_demo_runs_from_the_unpacked_root_as_65532(image, tmp_path):
     port, backend_port, admin_port = free_port(), free_port(), free_port()
     # An empty environment: nothing from this machine leaks in; the image's own Env is applied.
     env = dict(e.split("=", 1) for e in image["config"]["config"]["Env"])
-    argv = ["chroot", f"--userspec={USER}:{USER}", str(rootfs), "/usr/local/bin/wsgate", "demo",
+    argv = [shutil.which("chroot") or "/usr/sbin/chroot", f"--userspec={USER}:{USER}", str(rootfs), "/usr/local/bin/wsgate", "demo",
             "--port", str(port), "--backend-port", str(backend_port), "--admin-port", str(admin_port)]
     demo = ManagedProcess("image-demo", argv, env=env, log_dir=tmp_path)
     try:
