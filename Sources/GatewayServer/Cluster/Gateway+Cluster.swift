@@ -11,8 +11,31 @@ extension Gateway {
         if let configured = runtime.snapshot.configuration.cluster?.adminURL { return configured }
         guard let address = adminAddress, let port = address.port else { return nil }
         var host = address.ipAddress ?? "127.0.0.1"
-        if host == "0.0.0.0" || host == "::" { host = ProcessInfo.processInfo.hostName }
+        if host == "0.0.0.0" || host == "::" { host = Gateway.addressOfThisHost() ?? ProcessInfo.processInfo.hostName }
         return host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
+    }
+
+    /// The first non-loopback address the host name resolves to (on Kubernetes, the pod's
+    /// `/etc/hosts` maps its name to the pod IP, which other pods can reach; its name alone they
+    /// cannot resolve); nil when it resolves to nothing else.
+    static func addressOfThisHost() -> String? {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(ProcessInfo.processInfo.hostName, nil, &hints, &list) == 0, let first = list else { return nil }
+        defer { freeaddrinfo(first) }
+        var candidates: [String] = []
+        var entry: UnsafeMutablePointer<addrinfo>? = first
+        while let current = entry {
+            var text = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if let address = current.pointee.ai_addr,
+               getnameinfo(address, current.pointee.ai_addrlen, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST) == 0 {
+                let ip = String(cString: text)
+                if !ip.hasPrefix("127."), ip != "::1", !ip.hasPrefix("fe80") { candidates.append(ip) }
+            }
+            entry = current.pointee.ai_next
+        }
+        return candidates.first { !$0.contains(":") } ?? candidates.first
     }
 
     /// Whether this gateway shares revocations through PostgreSQL.
