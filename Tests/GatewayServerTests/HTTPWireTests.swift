@@ -20,6 +20,13 @@ import Testing
         #expect(head.headers.count == 3)
     }
 
+    /// Fuzz finding 9: optional white space is trimmed as bytes; a space followed by a combining
+    /// mark (one Swift Character) lost nothing before, and the value kept its leading space.
+    @Test func whitespaceBeforeACombiningMarkIsTrimmed() throws {
+        let head = try HTTPWire.parseResponseHead(Self.view("HTTP/1.1 403 No\r\nX-A: \u{0326}v \r\n\r\n")).get()
+        #expect(head.headers.first(name: "x-a").map { Array($0.utf8) } == [0xCC, 0xA6, UInt8(ascii: "v")])
+    }
+
     @Test func responseHeadWithBareLFAndEmptyReason() throws {
         let head = try HTTPWire.parseResponseHead(Self.view("HTTP/1.0 403\nX-A: 1\n\n")).get()
         #expect(head.status.code == 403)

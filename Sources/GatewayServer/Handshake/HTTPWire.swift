@@ -106,7 +106,7 @@ extension HTTPWire {
             guard let colon = line.firstIndex(of: ":") else { return .failure(.malformed("a header line without a colon")) }
             let name = String(line[..<colon])
             guard isToken(name) else { return .failure(.malformed("an invalid header name")) }
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: " \t")
+            let value = line[line.index(after: colon)...].trimmingWhitespaceBytes()
             guard isSafeValue(value) else { return .failure(.malformed("a control character in a header value")) }
             headers.add(name: name, value: value)
         }
@@ -117,12 +117,14 @@ extension HTTPWire {
 }
 
 extension Substring {
-    /// The text without leading and trailing characters of `set`.
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        var slice = self[...]
-        while let first = slice.first, set.contains(first) { slice = slice.dropFirst() }
-        while let last = slice.last, set.contains(last) { slice = slice.dropLast() }
-        return String(slice)
+    /// The text without leading and trailing SP and HTAB bytes (RFC 9110 §5.5 OWS). Bytes, not
+    /// Characters: a space followed by a combining mark is one Character that is not " ", and the
+    /// value then kept its leading space (found by the response-head fuzz target).
+    fileprivate func trimmingWhitespaceBytes() -> String {
+        var bytes = utf8[...]
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
