@@ -191,18 +191,6 @@ public struct AdminConfiguration: Sendable {
     public var requiresAuthentication: Bool { bearerToken != nil || requiredScopes != nil }
 }
 
-/// How long revocations last when the request does not say (SESSIONS.md).
-public struct RevocationSettings: Sendable {
-    /// A `sub` or `sid` revocation, and a `jti`/`session` one whose token's `exp` is unknown
-    /// (`revocation.default_ttl`, default 24h).
-    public var defaultTTLSeconds: Double
-
-    /// Creates the settings.
-    public init(defaultTTLSeconds: Double = 86_400) {
-        self.defaultTTLSeconds = defaultTTLSeconds
-    }
-}
-
 /// Where a token may be found, in the order a route looks.
 public enum TokenSource: Sendable, Hashable, CustomStringConvertible {
     /// `Authorization: Bearer <jwt>` (RFC 6750 §2.1).
@@ -436,21 +424,6 @@ public struct RouteConfiguration: Sendable {
         self.expiryCloseCode = expiryCloseCode
         self.maxConnections = maxConnections
         self.tokenRefresh = tokenRefresh
-    }
-}
-
-/// A route's `token_refresh:` (SESSIONS.md): clients send `{"type":"wsgate.refresh","token":…}`
-/// on the open socket; the gateway warns them before `exp` and closes after `exp` + `grace`.
-public struct TokenRefreshSettings: Sendable, Hashable {
-    /// Send `{"type":"wsgate.token_expiring","exp":N}` this long before `exp` (0: never).
-    public var notifyBefore: TimeAmount
-    /// How long after `exp` the connection stays open (for a refresh in flight).
-    public var grace: TimeAmount
-
-    /// Creates the settings.
-    public init(notifyBefore: TimeAmount = .seconds(60), grace: TimeAmount = .seconds(25)) {
-        self.notifyBefore = notifyBefore
-        self.grace = grace
     }
 }
 
