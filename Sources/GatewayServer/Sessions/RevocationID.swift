@@ -1,0 +1,15 @@
+import GatewayAuth
+
+/// Revocation ids: 32 lowercase hex digits from OpenSSL's DRBG.
+enum RevocationID {
+    /// A fresh id.
+    static func make() -> String {
+        let hex = Array("0123456789abcdef".utf8)
+        return String(decoding: secureRandomBytes(16).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] }, as: UTF8.self)
+    }
+
+    /// Whether `text` has the form of an id.
+    static func isValid(_ text: String) -> Bool {
+        text.utf8.count == 32 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+}
