@@ -49,6 +49,9 @@ let package = Package(
             dependencies: ["COpenSSL", "CJansson"],
             swiftSettings: fuzzFlags
         ),
+        // The admin dashboard's files (dashboard/), embedded into GatewayServer at build time.
+        .executableTarget(name: "embed-dashboard"),
+        .plugin(name: "EmbedDashboard", capability: .buildTool(), dependencies: ["embed-dashboard"]),
         // Runtime configuration values, handshake pipeline, upstream, relay, admin.
         .target(
             name: "GatewayServer",
@@ -65,7 +68,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
-            swiftSettings: fuzzFlags
+            swiftSettings: fuzzFlags,
+            plugins: ["EmbedDashboard"]
         ),
         // YAML -> validated runtime configuration.
         .target(

@@ -70,7 +70,7 @@ if [[ $BENCH_TREE == head ]]; then
     [[ -f Package.resolved ]] && cp Package.resolved "$SRC/"
 else
     SRC=$ROOT
-    git diff --quiet HEAD -- Sources Package.swift || COMMIT="$COMMIT+dirty"
+    git diff --quiet HEAD -- Sources Plugins dashboard Package.swift || COMMIT="$COMMIT+dirty"
 fi
 if [[ -z ${SKIP_BUILD:-} ]]; then
     say "building (release, .build-bench) from $([[ $SRC == "$ROOT" ]] && echo 'the working tree' || echo "HEAD $COMMIT")"
