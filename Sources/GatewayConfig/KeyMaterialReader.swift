@@ -21,15 +21,31 @@ public enum KeyMaterialReader {
         return Array(value.utf8)
     }
 
-    /// A whole file's bytes, with a one-line reason when it cannot be read.
-    public static func contents(ofFile path: String) throws(KeyError) -> [UInt8] {
+    /// The most any key, secret, JWKS or config file may hold: 1 MiB, as much as a fetched JWKS
+    /// document (`JWKSRefresher.maximumDocumentBytes`). A path naming `/dev/zero`, a huge log by
+    /// mistake or a FIFO that never ends gets a one-line error instead of eating memory.
+    public static let maximumFileBytes = 1 << 20
+
+    /// A whole file's bytes (at most `limit`), with a one-line reason when it cannot be read.
+    public static func contents(ofFile path: String, limit: Int = maximumFileBytes) throws(KeyError) -> [UInt8] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw KeyError("\(path) does not exist")
         }
         guard !isDirectory.boolValue else { throw KeyError("\(path) is a directory, not a file") }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
             throw KeyError("\(path) is not readable")
+        }
+        defer { try? handle.close() }
+        // One byte past the limit tells "exactly the limit" from "more".
+        let data: Data
+        do {
+            data = try handle.read(upToCount: limit + 1) ?? Data()
+        } catch {
+            throw KeyError("\(path) is not readable")
+        }
+        guard data.count <= limit else {
+            throw KeyError("\(path) is larger than \(limit) bytes")
         }
         return Array(data)
     }

@@ -31,4 +31,25 @@ struct KeyMaterialReaderTests {
         }
         #expect(try KeyMaterialReader.secret(fromEnvironment: "X", environment: ["X": "v"]) == [UInt8(ascii: "v")])
     }
+
+    @Test("a file is read up to exactly the limit; one byte more, or an endless device, is refused")
+    func sizeIsBounded() throws {
+        let fixture = ConfigFixture()
+        let limit = KeyMaterialReader.maximumFileBytes
+        let atLimit = fixture.write("at-limit.pem", String(repeating: "a", count: limit))
+        let overLimit = fixture.write("over-limit.pem", String(repeating: "a", count: limit + 1))
+        #expect(try KeyMaterialReader.contents(ofFile: atLimit).count == limit)
+        do {
+            _ = try KeyMaterialReader.contents(ofFile: overLimit)
+            Issue.record("read a file over the limit")
+        } catch {
+            #expect(error.description == "\(overLimit) is larger than 1048576 bytes")
+        }
+        do {
+            _ = try KeyMaterialReader.secret(fromFile: "/dev/zero")
+            Issue.record("read /dev/zero")
+        } catch {
+            #expect(error.description == "/dev/zero is larger than 1048576 bytes")
+        }
+    }
 }
