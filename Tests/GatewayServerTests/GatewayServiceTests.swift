@@ -114,7 +114,7 @@ import Darwin
                 .write(toFile: path, atomically: true, encoding: .utf8)
             kill(getpid(), SIGHUP)
             let refused = await Self.next(reloads)
-            #expect(refused == .some("routes[2].frobnicate (line 15): unknown key \"frobnicate\""))
+            #expect(refused == .some("routes[2].frobnicate (line 19): unknown key \"frobnicate\""))
             #expect(try await Self.requestLine(port: port, path: "/b", token: token) == "GET /up/b HTTP/1.1")
             #expect(try await Self.requestLine(port: port, path: "/c", token: token) == "HTTP 404")
 
