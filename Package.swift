@@ -52,18 +52,35 @@ let package = Package(
         // The admin dashboard's files (dashboard/), embedded into GatewayServer at build time.
         .executableTarget(name: "embed-dashboard"),
         .plugin(name: "EmbedDashboard", capability: .buildTool(), dependencies: ["embed-dashboard"]),
-        // Runtime configuration values, handshake pipeline, upstream, relay, admin.
+        // The handshake pipeline as a pure function (request head and `now` in, decision out), the
+        // runtime configuration values it decides against, rejections, the HTTP wire format. No
+        // sockets, clocks or files: NIOCore and NIOHTTP1 only for their value types.
+        .target(
+            name: "GatewayHandshake",
+            dependencies: [
+                "GatewayAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: fuzzFlags
+        ),
+        // I/O: listeners, client handshake handler, upstream, relay, admin, sessions, cluster,
+        // service lifecycle (reload, signals, metrics bootstrap).
         .target(
             name: "GatewayServer",
             dependencies: [
                 "GatewayAuth",
+                "GatewayHandshake",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -71,28 +88,38 @@ let package = Package(
             swiftSettings: fuzzFlags,
             plugins: ["EmbedDashboard"]
         ),
-        // YAML -> validated runtime configuration.
+        // YAML -> validated runtime configuration values.
         .target(
             name: "GatewayConfig",
             dependencies: [
                 "GatewayAuth",
-                "GatewayServer",
+                "GatewayHandshake",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: fuzzFlags
+        ),
+        // The demo echo backend (`wsgate demo`, `wsgate echo-backend`, tests).
+        .target(
+            name: "GatewayDemo",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .executableTarget(
             name: "wsgate",
             dependencies: [
                 "GatewayAuth",
                 "GatewayConfig",
+                "GatewayDemo",
+                "GatewayHandshake",
                 "GatewayServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -120,6 +147,7 @@ let package = Package(
             name: "GatewayFuzz",
             dependencies: [
                 "GatewayAuth",
+                "GatewayHandshake",
                 "GatewayServer",
                 "GatewayConfig",
                 "CFuzzSupport",
@@ -141,9 +169,11 @@ let package = Package(
             name: "GatewayTesting",
             dependencies: [
                 "GatewayAuth",
+                "GatewayDemo",
+                "GatewayHandshake",
                 "GatewayServer",
-                "GatewayConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -158,19 +188,31 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayConfigTests",
-            dependencies: ["GatewayConfig", "GatewayServer", "GatewayAuth"]
+            dependencies: [
+                "GatewayConfig", "GatewayHandshake", "GatewayAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "GatewayFuzzTests",
             dependencies: ["GatewayFuzz"]
         ),
         .testTarget(
+            name: "GatewayHandshakeTests",
+            dependencies: ["GatewayHandshake"]
+        ),
+        .testTarget(
             name: "GatewayServerTests",
             dependencies: [
-                "GatewayServer", "GatewayTesting", "GatewayAuth", "GatewayConfig",
+                "GatewayServer", "GatewayHandshake", "GatewayDemo", "GatewayTesting", "GatewayAuth", "GatewayConfig",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ],

@@ -1,6 +1,6 @@
 import Foundation
 import GatewayAuth
-import GatewayServer
+import GatewayHandshake
 import Yams
 
 /// Turns a YAML config file into a validated `GatewayConfiguration`, loading every key on the

@@ -1,5 +1,5 @@
 import GatewayAuth
-import GatewayServer
+import GatewayHandshake
 
 extension ConfigurationReader {
     /// Reads `auth:`.

@@ -1,6 +1,6 @@
 import Foundation
 import GatewayAuth
-import GatewayServer
+import GatewayHandshake
 
 extension ConfigurationReader {
     /// Reads `cluster:` (SESSIONS.md "The cluster"): `postgres: {url_env | url_file}`, `instance`,

@@ -1,6 +1,6 @@
 import Foundation
 import GatewayAuth
-import GatewayServer
+import GatewayHandshake
 import Yams
 
 /// What `keys:` holds: keys loaded now, and key sets to fetch over HTTP(S).

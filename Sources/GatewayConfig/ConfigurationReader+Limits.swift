@@ -1,4 +1,4 @@
-import GatewayServer
+import GatewayHandshake
 
 extension ConfigurationReader {
     /// Keys `limits:` may have.

@@ -1,6 +1,6 @@
 import Foundation
 import GatewayAuth
-import GatewayServer
+import GatewayHandshake
 import Yams
 
 extension ConfigurationReader {

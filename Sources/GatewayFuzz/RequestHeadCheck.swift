@@ -1,6 +1,7 @@
 import Foundation
 import GatewayAuth
 import GatewayConfig
+import GatewayHandshake
 import GatewayServer
 import NIOCore
 import NIOEmbedded
@@ -72,7 +73,7 @@ final class RequestHeadCheck: Sendable {
     /// The upstream plan for `input`, or nil when it is refused (by the decoder or the planner).
     func plan(_ input: [UInt8]) -> UpstreamPlan? {
         guard let head = decode(input) else { return nil }
-        let planner = HandshakePlanner(snapshot: snapshot)
+        let planner = HandshakePlanner(rules: snapshot.handshake)
         let client = ClientFacts(address: "192.0.2.1:40000", ip: "192.0.2.1", clientIP: "192.0.2.1", peerIsTrustedProxy: false, secure: false)
         guard case .forward(let plan) = planner.decide(head: head, client: client, now: FuzzKeys.now, admission: { _ in nil }) else {
             return nil

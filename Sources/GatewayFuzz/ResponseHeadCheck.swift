@@ -1,3 +1,4 @@
+import GatewayHandshake
 import GatewayServer
 import NIOCore
 import NIOHTTP1

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import GatewayAuth
 import GatewayConfig
+import GatewayHandshake
 import GatewayServer
 import NIOCore
 import NIOHTTP1

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import GatewayAuth
+import GatewayDemo
+import GatewayHandshake
 import GatewayServer
 import Logging
 import ServiceLifecycle
@@ -48,7 +50,7 @@ struct DemoCommand: AsyncParsableCommand {
             "iat": .integer(Int64(now)), "exp": .integer(Int64(now) + Int64(ttl)),
         ])
         let ttl = self.ttl
-        let service = GatewayService(configuration: configuration, configPath: nil, registry: registry, logger: logger) { gateway in
+        let service = GatewayService(configuration: configuration, reloadSource: nil, registry: registry, logger: logger) { gateway in
             let address = gateway.listeningAddresses.first
             let gatewayPort = address?.port ?? 8080
             let admin = gateway.adminAddress?.port ?? 9090

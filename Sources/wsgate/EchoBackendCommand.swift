@@ -1,5 +1,6 @@
 import ArgumentParser
-import GatewayServer
+import GatewayDemo
+import GatewayHandshake
 
 /// `wsgate echo-backend --listen ADDR`: the demo backend.
 struct EchoBackendCommand: AsyncParsableCommand {

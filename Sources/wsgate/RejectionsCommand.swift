@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatewayConfig
+import GatewayHandshake
 import GatewayServer
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GatewayAuth
 import GatewayConfig
+import GatewayHandshake
 import GatewayServer
 import Logging
 

@@ -1,5 +1,5 @@
 import GatewayConfig
-import GatewayServer
+import GatewayHandshake
 import Testing
 
 /// `cluster:` (SESSIONS.md "The cluster"): the URL only from the environment or a file, checked

@@ -1,6 +1,6 @@
 import Foundation
 import GatewayConfig
-import GatewayServer
+import GatewayHandshake
 import Testing
 
 /// A scratch directory for one test's config and key files; removed on deinit.

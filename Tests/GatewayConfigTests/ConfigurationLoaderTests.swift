@@ -1,7 +1,7 @@
 import Foundation
 import GatewayAuth
 import GatewayConfig
-import GatewayServer
+import GatewayHandshake
 import Testing
 
 @Suite("Configuration loading")

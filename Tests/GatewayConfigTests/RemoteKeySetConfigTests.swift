@@ -1,6 +1,6 @@
 import Foundation
 import GatewayConfig
-import GatewayServer
+import GatewayHandshake
 import NIOCore
 import Testing
 

@@ -1,3 +1,4 @@
+import GatewayHandshake
 import GatewayServer
 import Testing
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import GatewayAuth
 @testable import GatewayServer
+import GatewayHandshake
 import GatewayTesting
 import NIOCore
 import NIOHTTP1

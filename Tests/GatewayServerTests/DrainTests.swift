@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import GatewayHandshake
 import GatewayServer
 import GatewayTesting
 import Logging

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAuth
+import GatewayHandshake
 import GatewayServer
 import GatewayTesting
 import NIOCore

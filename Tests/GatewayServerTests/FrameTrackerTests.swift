@@ -1,3 +1,4 @@
+import GatewayHandshake
 import NIOCore
 import Testing
 

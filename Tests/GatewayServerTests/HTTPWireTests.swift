@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
+@testable import GatewayHandshake
 @testable import GatewayServer
 
 /// The upstream side of the handshake without sockets: the request the gateway writes and the

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAuth
+@testable import GatewayHandshake
 import GatewayTesting
 import NIOHTTP1
 import Testing
@@ -38,7 +39,7 @@ import Testing
             RouteConfiguration(pattern: .prefix("/ws/rooms"), upstreams: [backend], auth: .optional, tokenSources: [.header]),
             RouteConfiguration(pattern: .exact("/ws/fwd"), upstreams: [backend], forwardToken: true),
         ])
-        return HandshakePlanner(snapshot: GatewaySnapshot(configuration: config))
+        return HandshakePlanner(rules: HandshakeRules(configuration: config))
     }
 
     static func decide(_ uri: String, _ extra: [(String, String)] = []) throws -> HandshakeDecision {

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayHandshake
 import GatewayServer
 import GatewayTesting
 import NIOCore

@@ -1,5 +1,7 @@
 import Foundation
 import GatewayAuth
+import GatewayDemo
+import GatewayHandshake
 import GatewayServer
 import GatewayTesting
 import NIOCore

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GatewayAuth
+import GatewayHandshake
 import GatewayServer
 import GatewayTesting
 import NIOCore

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayAuth
 @testable import GatewayServer
+import GatewayHandshake
 import GatewayTesting
 import Testing
 

@@ -1,4 +1,5 @@
 import GatewayAuth
+import GatewayHandshake
 
 /// Decides whether an admin request may proceed (SESSIONS.md "Admin authentication"): with any
 /// method configured, every endpoint but the probes (and `/metrics` when public) needs

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAuth
+import GatewayHandshake
 import NIOCore
 import NIOHTTP1
 import NIOPosix

@@ -1,3 +1,4 @@
+import GatewayHandshake
 import Metrics
 
 /// The process-wide metrics of PRODUCT.md, recorded through swift-metrics (the process bootstraps

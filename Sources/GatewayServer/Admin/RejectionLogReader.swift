@@ -1,6 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
+import GatewayHandshake
 import Glibc
 #elseif canImport(Darwin)
 import Darwin

@@ -1,3 +1,4 @@
+import GatewayHandshake
 /// One row of `wsgate_revocation_events`: a revocation made, or (`lifted`) lifted, on some instance.
 public struct ClusterEvent: Sendable, Equatable {
     /// The row's `bigserial` id: the order every instance applies events in.

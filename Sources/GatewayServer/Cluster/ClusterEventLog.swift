@@ -1,3 +1,4 @@
+import GatewayHandshake
 /// Which revocation events this instance has applied, and where its next poll starts: the pure
 /// half of the cluster bus, given `now` rather than reading a clock.
 ///

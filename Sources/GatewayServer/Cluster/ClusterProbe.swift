@@ -1,3 +1,4 @@
+import GatewayHandshake
 import Logging
 import NIOPosix
 import PostgresNIO

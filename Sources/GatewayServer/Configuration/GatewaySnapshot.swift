@@ -1,5 +1,6 @@
 import Atomics
 import GatewayAuth
+import GatewayHandshake
 import NIOCore
 
 /// Everything a handshake needs, derived once from a configuration: the route table, compiled
@@ -8,16 +9,18 @@ import NIOCore
 public final class GatewaySnapshot: Sendable {
     /// The configuration this snapshot was built from.
     public let configuration: GatewayConfiguration
+    /// What the handshake pipeline decides against: route table, verifier, token carriers.
+    package let handshake: HandshakeRules
     /// Path → route index.
-    public let routeTable: RouteTable
+    public var routeTable: RouteTable { handshake.routeTable }
     /// Per-route precomputed data, indexed like `configuration.routes`.
     let routes: [CompiledRoute]
     /// The token verifier (keys parsed once).
-    public let verifier: JWTVerifier
+    public var verifier: JWTVerifier { handshake.verifier }
     /// Every query parameter name that can carry a token (stripped from upstream URIs).
-    package let tokenQueryNames: [String]
+    package var tokenQueryNames: [String] { handshake.tokenQueryNames }
     /// Every cookie name that can carry a token (stripped from upstream `Cookie` headers).
-    package let tokenCookieNames: [String]
+    package var tokenCookieNames: [String] { handshake.tokenCookieNames }
     /// Metric handles by route label, and for requests that matched no route (`-`).
     private let metricsByRoute: [String: RouteMetrics]
     private let unmatchedMetrics: RouteMetrics
@@ -35,25 +38,12 @@ public final class GatewaySnapshot: Sendable {
     init(configuration: GatewayConfiguration, remoteKeys: [String: [VerificationKey]], traffic: TrafficCounters?) {
         self.configuration = configuration
         self.unmatchedMetrics = RouteMetrics(route: "-", traffic: traffic?.route("-") ?? TrafficCounters.Route())
-        self.routeTable = RouteTable(routes: configuration.routes)
         let wanted = Set(configuration.remoteKeySets.map(\.url))
         self.remoteKeys = remoteKeys.filter { wanted.contains($0.key) }
         let remote = self.remoteKeys.sorted { $0.key < $1.key }.flatMap(\.value)
-        self.verifier = JWTVerifier(keys: KeySet(configuration.keys.keys + remote), policy: configuration.auth.policy)
-        self.routes = configuration.routes.map {
-            CompiledRoute(route: $0, defaultSources: configuration.auth.tokenSources, traffic: traffic)
-        }
-        var queryNames: Set<String> = ["access_token"]
-        var cookieNames: Set<String> = []
-        for source in configuration.auth.tokenSources + configuration.routes.flatMap({ $0.tokenSources ?? [] }) {
-            switch source {
-            case .query(let name): queryNames.insert(name)
-            case .cookie(let name): cookieNames.insert(name)
-            default: break
-            }
-        }
-        self.tokenQueryNames = queryNames.sorted()
-        self.tokenCookieNames = cookieNames.sorted()
+        let verifier = JWTVerifier(keys: KeySet(configuration.keys.keys + remote), policy: configuration.auth.policy)
+        self.handshake = HandshakeRules(configuration: configuration, verifier: verifier)
+        self.routes = handshake.routes.map { CompiledRoute($0, traffic: traffic) }
         self.metricsByRoute = Dictionary(routes.map { ($0.label, $0.metrics) }, uniquingKeysWith: { first, _ in first })
     }
 
@@ -63,33 +53,27 @@ public final class GatewaySnapshot: Sendable {
     }
 }
 
-/// A route with everything the hot path would otherwise recompute per handshake.
+/// A route with everything the hot path would otherwise recompute per handshake: the handshake
+/// pipeline's part (`HandshakeRoute`) and the server's (addresses, metrics, round robin).
 package final class CompiledRoute: Sendable {
-    package let route: RouteConfiguration
+    /// The route as configured.
+    package var route: RouteConfiguration { handshake.route }
     /// The route's pattern as configured (`/ws/rooms/*`), for logs and metrics.
-    package let label: String
-    /// Token sources in lookup order.
-    let sources: [TokenSource]
-    /// Lowercased names of headers the client may not send upstream (claim headers, payload header).
-    let spoofableHeaders: Set<String>
+    package var label: String { handshake.label }
+    /// What the handshake pipeline precomputed for this route.
+    package let handshake: HandshakeRoute
     /// Pre-resolved upstream addresses for IP literals (no resolver on the hot path).
     let upstreamAddresses: [SocketAddress?]
-    /// Lowercased allowed origins.
-    let allowedOrigins: Set<String>?
     /// This route's metric handles.
     let metrics: RouteMetrics
     /// Round-robin cursor over `route.upstreams`.
     private let cursor = ManagedAtomic<Int>(0)
 
-    init(route: RouteConfiguration, defaultSources: [TokenSource], traffic: TrafficCounters? = nil) {
-        self.route = route
-        self.label = route.pattern.description
-        self.sources = route.tokenSources ?? defaultSources
-        var spoofable = Set(route.claimsToHeaders.map { $0.header.lowercased() })
-        if let payloadHeader = route.forwardPayloadHeader { spoofable.insert(payloadHeader.lowercased()) }
-        self.spoofableHeaders = spoofable
+    init(_ handshake: HandshakeRoute, traffic: TrafficCounters? = nil) {
+        self.handshake = handshake
+        let route = handshake.route
+        let label = handshake.label
         self.upstreamAddresses = route.upstreams.map { try? SocketAddress(ipAddress: $0.endpoint.host, port: $0.endpoint.port) }
-        self.allowedOrigins = route.allowedOrigins.map { Set($0.map { $0.lowercased() }) }
         self.metrics = RouteMetrics(route: label, traffic: traffic?.route(label) ?? TrafficCounters.Route())
     }
 

@@ -1,4 +1,5 @@
 import Atomics
+import GatewayHandshake
 import NIOConcurrencyHelpers
 
 /// Handshake, rejection and open-connection counts per route label, kept across reloads so the

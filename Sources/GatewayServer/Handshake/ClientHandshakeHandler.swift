@@ -1,4 +1,5 @@
 import GatewayAuth
+import GatewayHandshake
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -90,7 +91,11 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let limits = snapshot.configuration.limits
         let now = runtime.now
         let revocations = runtime.revocations.current
-        let decision = HandshakePlanner(snapshot: snapshot).decide(head: head, client: facts, now: now, revocations: revocations) { route in
+        let revocation: (VerifiedToken, String) -> String? = { token, digest in
+            guard !revocations.isEmpty, let match = revocations.match(token, tokenDigest: digest, now: now) else { return nil }
+            return "revoked by \(match.kind.rawValue) revocation \(match.id)"
+        }
+        let decision = HandshakePlanner(rules: snapshot.handshake).decide(head: head, client: facts, now: now, revocation: revocation) { route in
             if runtime.draining.load(ordering: .relaxed) { return .connectionLimit }
             if !runtime.admission.allowHandshake(from: self.facts.clientIP, limit: limits.maxHandshakesPerIPPerSecond, now: now) {
                 return .rateLimited
@@ -141,7 +146,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     // MARK: - Upstream
 
     private func connectUpstream(_ plan: UpstreamPlan, context: ChannelHandlerContext) {
-        let route = plan.route
+        let route = snapshot.routes[plan.routeIndex]
         let routeLabel = route.label
         var subjectSlot: String?
         if let cap = snapshot.configuration.limits.maxConnectionsPerSubject, let subject = plan.token?.subject {
@@ -166,7 +171,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             eventLoop: context.eventLoop, runtime: runtime, limits: snapshot.configuration.limits
         )
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        connector.connect(plan).whenComplete { result in
+        connector.connect(plan, route: route).whenComplete { result in
             let (handler, context) = loopBound.value
             switch result {
             case .success(let upstream):
@@ -181,7 +186,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
                     handshakeSeconds: Double((now - handler.acceptedAt).nanoseconds) / 1e9,
                     upstreamConnectSeconds: Double((now - connectStarted).nanoseconds) / 1e9
                 )
-                handler.completeUpgrade(plan: plan, upstream: upstream, slots: slots, context: context)
+                handler.completeUpgrade(plan: plan, route: route, upstream: upstream, slots: slots, context: context)
             case .failure(let error):
                 slots.release()
                 var rejectionContext = plan.context
@@ -205,7 +210,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     /// Sends the backend's 101 to the client and hands both channels to the relay.
-    private func completeUpgrade(plan: UpstreamPlan, upstream: UpstreamConnection, slots: AdmissionSlots, context: ChannelHandlerContext) {
+    private func completeUpgrade(plan: UpstreamPlan, route: CompiledRoute, upstream: UpstreamConnection, slots: AdmissionSlots, context: ChannelHandlerContext) {
         state = .done
         var headers = HTTPHeaders()
         var sawProtocol = false
@@ -240,7 +245,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let session = RelaySession(
             runtime: runtime,
             snapshot: snapshot,
-            route: plan.route,
+            route: route,
             client: context.channel,
             upstream: upstream.channel,
             info: info,

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import GatewayHandshake
 import Metrics
 import NIOConcurrencyHelpers
 

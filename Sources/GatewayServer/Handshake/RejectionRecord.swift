@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAuth
+import GatewayHandshake
 
 /// One line of the rejection log (JSON). The gateway writes it and `wsgate rejections` reads it,
 /// through this one type.

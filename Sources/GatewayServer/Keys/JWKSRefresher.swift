@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GatewayAuth
+import GatewayHandshake
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

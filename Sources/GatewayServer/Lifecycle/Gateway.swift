@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAuth
+import GatewayHandshake
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

@@ -1,5 +1,6 @@
 import Atomics
 import Foundation
+import GatewayHandshake
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

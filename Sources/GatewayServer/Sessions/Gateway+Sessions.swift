@@ -1,4 +1,5 @@
 import Foundation
+import GatewayHandshake
 
 /// What `POST /sessions/revoke` did.
 public struct RevokeOutcome: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAuth
+import GatewayHandshake
 
 /// The revocations of a single instance, kept across restarts as JSON Lines in `state_dir`
 /// (`revocations.jsonl`): one revocation a line, so a damaged line is reported by its number and

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayHandshake
 import Logging
 import Metrics
 import NIOConcurrencyHelpers

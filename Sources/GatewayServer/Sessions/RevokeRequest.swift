@@ -1,4 +1,5 @@
 import GatewayAuth
+import GatewayHandshake
 
 /// A `POST /sessions/revoke` body, checked field by field: exactly one of `sub`, `jti`, `sid`,
 /// `session`; optional `issued_before`, `until` (unix seconds) and `reason` (≤ 123 bytes).

@@ -1,4 +1,5 @@
 import GatewayAuth
+import GatewayHandshake
 
 /// The checks of a token refresh on the open socket (SESSIONS.md), as a pure function: the
 /// client's message, what the session was opened with, the route's policy and the time in; a new

@@ -1,3 +1,4 @@
+import GatewayHandshake
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -29,10 +30,11 @@ struct UpstreamConnector {
     let limits: Limits
 
     /// Tries the route's upstreams round robin, skipping ones that refuse connections, all within
-    /// one `upstream_timeout`. Succeeds with the first backend that answers 101.
-    func connect(_ plan: UpstreamPlan) -> EventLoopFuture<UpstreamConnection> {
+    /// one `upstream_timeout`. Succeeds with the first backend that answers 101. `route` is the
+    /// server's side of `plan.route` (addresses, round robin).
+    func connect(_ plan: UpstreamPlan, route: CompiledRoute) -> EventLoopFuture<UpstreamConnection> {
         let promise = eventLoop.makePromise(of: UpstreamConnection.self)
-        let order = plan.route.upstreamOrder()
+        let order = route.upstreamOrder()
         let deadline = NIODeadline.now() + limits.upstreamTimeout
         let state = NIOLoopBound(AttemptState(), eventLoop: eventLoop)
         let timer = eventLoop.scheduleTask(deadline: deadline) {
@@ -41,7 +43,7 @@ struct UpstreamConnector {
             promise.fail(UpstreamError.timeout("no 101 from the backend within \(limits.upstreamTimeout.nanoseconds / 1_000_000) ms"))
         }
         promise.futureResult.whenComplete { _ in timer.cancel() }
-        attempt(plan, order: order[...], deadline: deadline, state: state, lastError: nil, promise: promise)
+        attempt(plan, route: route, order: order[...], deadline: deadline, state: state, lastError: nil, promise: promise)
         return promise.futureResult
     }
 
@@ -51,7 +53,7 @@ struct UpstreamConnector {
     }
 
     private func attempt(
-        _ plan: UpstreamPlan, order: ArraySlice<Int>, deadline: NIODeadline, state: NIOLoopBound<AttemptState>,
+        _ plan: UpstreamPlan, route: CompiledRoute, order: ArraySlice<Int>, deadline: NIODeadline, state: NIOLoopBound<AttemptState>,
         lastError: String?, promise: EventLoopPromise<UpstreamConnection>
     ) {
         guard !state.value.timedOut else { return }
@@ -59,9 +61,8 @@ struct UpstreamConnector {
             promise.fail(UpstreamError.unavailable(lastError ?? "no upstream configured"))
             return
         }
-        let target = plan.route.route.upstreams[index]
-        var head = plan.head
-        head.uri = HandshakePlanner.upstreamURI(route: plan.route.route, path: plan.clientPath, query: plan.upstreamQuery, upstream: index)
+        let target = route.route.upstreams[index]
+        let head = plan.head(forUpstream: index)
         let hostHeader = (target.secure && target.endpoint.port == 443) || (!target.secure && target.endpoint.port == 80)
             ? target.endpoint.host : target.endpoint.description
         let responsePromise = eventLoop.makePromise(of: HTTPResponseHead.self)
@@ -90,7 +91,7 @@ struct UpstreamConnector {
                 }
             }
         let connected: EventLoopFuture<Channel>
-        if let address = plan.route.upstreamAddresses[index] {
+        if let address = route.upstreamAddresses[index] {
             connected = bootstrap.connect(to: address)
         } else {
             connected = bootstrap.connect(host: target.endpoint.host, port: target.endpoint.port)
@@ -99,7 +100,7 @@ struct UpstreamConnector {
             switch result {
             case .failure(let error):
                 // Refused or unreachable: the next upstream may do better.
-                self.attempt(plan, order: order.dropFirst(), deadline: deadline, state: state,
+                self.attempt(plan, route: route, order: order.dropFirst(), deadline: deadline, state: state,
                              lastError: "connect to \(target.endpoint) failed: \(UpstreamConnector.describe(error))", promise: promise)
             case .success(let channel):
                 if state.value.timedOut {
@@ -126,7 +127,7 @@ struct UpstreamConnector {
                         promise.fail(UpstreamError.refused(response.status, "backend \(target.endpoint) answered \(response.status.code)"))
                     case .failure(let error):
                         channel.close(promise: nil)
-                        self.attempt(plan, order: order.dropFirst(), deadline: deadline, state: state,
+                        self.attempt(plan, route: route, order: order.dropFirst(), deadline: deadline, state: state,
                                      lastError: "backend \(target.endpoint) closed during the handshake: \(UpstreamConnector.describe(error))", promise: promise)
                     }
                 }

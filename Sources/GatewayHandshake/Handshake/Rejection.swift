@@ -115,7 +115,7 @@ public enum Rejection: Sendable, Hashable, CaseIterable {
     }
 
     /// Whether the 401 answers a token the client presented (RFC 6750 §3.1 `invalid_token`).
-    var isInvalidToken: Bool {
+    package var isInvalidToken: Bool {
         status == .unauthorized && self != .tokenMissing
     }
 }

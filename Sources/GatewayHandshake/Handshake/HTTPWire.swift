@@ -6,7 +6,7 @@ import NIOHTTP1
 /// before the relay takes over and nothing is re-encoded per connection.
 package enum HTTPWire {
     /// A response head plus optional body, with `Content-Length` when there is a body.
-    static func response(
+    package static func response(
         status: HTTPResponseStatus, headers: HTTPHeaders, body: String?, allocator: ByteBufferAllocator
     ) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 192 + (body?.utf8.count ?? 0) + headers.count * 48)
@@ -32,7 +32,7 @@ extension HTTPWire {
     /// `Host` among them replaced). Nil when a header name or value could split the message (CR,
     /// LF, NUL or another control character; a name outside RFC 9110's token characters): the
     /// planner already refuses such claim values, and this keeps the wire safe whatever the source.
-    static func upgradeRequest(_ head: HTTPRequestHead, host: String, allocator: ByteBufferAllocator) -> ByteBuffer? {
+    package static func upgradeRequest(_ head: HTTPRequestHead, host: String, allocator: ByteBufferAllocator) -> ByteBuffer? {
         guard isSafeTarget(head.uri), isSafeValue(host) else { return nil }
         var buffer = allocator.buffer(capacity: 256 + head.headers.count * 48)
         buffer.writeString(head.method.rawValue)

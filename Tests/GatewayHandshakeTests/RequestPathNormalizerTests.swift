@@ -1,6 +1,6 @@
 import Testing
 
-@testable import GatewayServer
+@testable import GatewayHandshake
 
 /// The path policy of `RequestPathNormalizer` (Envoy's normalize_path, merge_slashes, reject
 /// escaped slashes), form by form.

@@ -5,21 +5,33 @@ import NIOHTTP1
 /// The request the gateway will send upstream, and what it needs to finish the client's upgrade.
 package struct UpstreamPlan {
     /// The matched route.
-    package let route: CompiledRoute
-    /// The rewritten request head for the backend (without a Host: set per upstream).
+    package let route: HandshakeRoute
+    /// The matched route's index in the configuration's routes (and in `HandshakeRules.routes`).
+    package let routeIndex: Int
+    /// The rewritten request head for the backend (without a Host: set per upstream), its URI
+    /// built for the route's first upstream.
     package var head: HTTPRequestHead
     /// The verified token, when one was given.
     package let token: VerifiedToken?
     /// SHA-256 (hex) of the verified token, for the session registry and session revocations.
-    let tokenDigest: String?
+    package let tokenDigest: String?
     /// The client offered the `bearer` subprotocol carrier.
-    let offeredBearerProtocol: Bool
+    package let offeredBearerProtocol: Bool
     /// The client's path (no query), mapped onto each upstream's path when connecting.
     package let clientPath: Substring
     /// The client's query without token parameters.
-    let upstreamQuery: Substring?
+    package let upstreamQuery: Substring?
     /// What the rejection log would need if the upstream refuses.
-    var context: RejectionContext
+    package var context: RejectionContext
+
+    /// The request head for the route's upstream `index`: `head` itself for the first, whose URI
+    /// the planner built, else `head` with the URI mapped onto that upstream's path.
+    package func head(forUpstream index: Int) -> HTTPRequestHead {
+        guard index != 0 else { return head }
+        var head = self.head
+        head.uri = HandshakePlanner.upstreamURI(route: route.route, path: clientPath, query: upstreamQuery, upstream: index)
+        return head
+    }
 }
 
 /// What to do with one upgrade request.
@@ -34,15 +46,15 @@ package enum HandshakeDecision {
 package struct ClientFacts {
     /// The client as logged: `ip:port` of the peer (or of the PROXY protocol source), or the
     /// address a trusted proxy named in `X-Forwarded-For`.
-    var address: String
+    package var address: String
     /// The peer's IP (or the PROXY protocol source's), appended to `X-Forwarded-For`.
-    var ip: String
+    package var ip: String
     /// The client IP that rate limits count (the resolved client, not a trusted proxy).
-    var clientIP: String
+    package var clientIP: String
     /// The direct peer is a trusted proxy: its `X-Forwarded-*` values are kept and appended to.
-    var peerIsTrustedProxy: Bool
+    package var peerIsTrustedProxy: Bool
     /// The listener terminated TLS.
-    var secure: Bool
+    package var secure: Bool
 
     /// Creates the facts directly (tests and the fuzz harness; the gateway uses `resolve`).
     package init(address: String, ip: String, clientIP: String, peerIsTrustedProxy: Bool, secure: Bool) {
@@ -58,7 +70,7 @@ extension ClientFacts {
     /// Resolves the client of a connection from `peer` (the socket peer, or the PROXY protocol
     /// source) and, only when `peer` is a trusted proxy, `X-Forwarded-For`: the rightmost entry
     /// that is not itself a trusted proxy is the client (entries left of it are client-supplied).
-    static func resolve(peer: SocketAddress?, head: HTTPRequestHead?, trusted: [CIDRBlock], secure: Bool) -> ClientFacts {
+    package static func resolve(peer: SocketAddress?, head: HTTPRequestHead?, trusted: [CIDRBlock], secure: Bool) -> ClientFacts {
         let ip = peer?.ipAddress ?? "unknown"
         let port = peer?.port ?? 0
         let address = ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
@@ -80,26 +92,27 @@ extension ClientFacts {
 }
 
 /// The handshake pipeline of PRODUCT.md as a pure function: request head in, decision out.
-/// No I/O, no clock (time is a parameter), no shared state beyond the immutable snapshot, so each
+/// No I/O, no clock (time is a parameter), no shared state beyond the immutable rules, so each
 /// step's rejection is testable without sockets.
 package struct HandshakePlanner {
-    /// The configuration every decision is made against.
-    let snapshot: GatewaySnapshot
+    /// The routes, keys and token carriers every decision is made against.
+    let rules: HandshakeRules
 
-    /// A planner for `snapshot`.
-    package init(snapshot: GatewaySnapshot) {
-        self.snapshot = snapshot
+    /// A planner for `rules`.
+    package init(rules: HandshakeRules) {
+        self.rules = rules
     }
 
     /// Decides what to do with `head`. `admission` is asked once the request is a valid upgrade
-    /// for a known route (connection caps, rate limits) and may refuse it; a verified token that
-    /// `revocations` covers is refused (`token_revoked`).
+    /// for a known route (connection caps, rate limits) and may refuse it; a verified token for
+    /// which `revocation` (given the token and its digest) names a revocation is refused
+    /// (`token_revoked`, with that description as the log's detail).
     package func decide(
         head: HTTPRequestHead,
         client: ClientFacts,
         now: Double,
-        revocations: RevocationSet = RevocationSet(),
-        admission: (CompiledRoute) -> Rejection?
+        revocation: (VerifiedToken, _ tokenDigest: String) -> String? = { _, _ in nil },
+        admission: (HandshakeRoute) -> Rejection?
     ) -> HandshakeDecision {
         let (rawPath, query) = HandshakePlanner.split(uri: head.uri)
         var context = RejectionContext(path: String(rawPath.prefix(512)), client: client.address)
@@ -117,11 +130,11 @@ package struct HandshakePlanner {
         }
 
         // Route lookup (404 before any other check, so unknown paths learn nothing more).
-        guard path.first == "/", let routeIndex = snapshot.routeTable.matchIndex(path: path) else {
+        guard path.first == "/", let routeIndex = rules.routeTable.matchIndex(path: path) else {
             context.detail = "no route for this path"
             return .reject(.routeNotFound, context)
         }
-        let route = snapshot.routes[routeIndex]
+        let route = rules.routes[routeIndex]
         context.route = route.label
 
         guard head.method == .GET else {
@@ -166,12 +179,12 @@ package struct HandshakePlanner {
                 let rawDigest = tokenDigest(raw)
                 context.tokenFingerprint = String(rawDigest.prefix(12))
                 do {
-                    let token = try snapshot.verifier.verify(raw, now: now)
+                    let token = try rules.verifier.verify(raw, now: now)
                     context.kid = token.kid
                     context.issuer = token.issuer
                     context.subject = token.subject
-                    if !revocations.isEmpty, let revocation = revocations.match(token, tokenDigest: rawDigest, now: now) {
-                        context.detail = "revoked by \(revocation.kind.rawValue) revocation \(revocation.id)"
+                    if let revoked = revocation(token, rawDigest) {
+                        context.detail = revoked
                         return .reject(.tokenRevoked, context)
                     }
                     try token.check(route.route.requirements)
@@ -192,7 +205,7 @@ package struct HandshakePlanner {
             head: head, path: path, query: query, route: route, token: verified, presentedToken: presented,
             client: client, requestID: context.requestID
         )
-        return .forward(UpstreamPlan(route: route, head: upstreamHead, token: verified, tokenDigest: digest, offeredBearerProtocol: offeredBearer, clientPath: path, upstreamQuery: upstreamQuery, context: context))
+        return .forward(UpstreamPlan(route: route, routeIndex: routeIndex, head: upstreamHead, token: verified, tokenDigest: digest, offeredBearerProtocol: offeredBearer, clientPath: path, upstreamQuery: upstreamQuery, context: context))
     }
 
     // MARK: - Token discovery
@@ -251,7 +264,7 @@ package struct HandshakePlanner {
     /// The client's head rewritten for the backend: token carriers and spoofable headers removed,
     /// claim headers and `X-Forwarded-*` set, path mapped onto the upstream's.
     func rewrite(
-        head: HTTPRequestHead, path: Substring, query: Substring?, route: CompiledRoute,
+        head: HTTPRequestHead, path: Substring, query: Substring?, route: HandshakeRoute,
         token: VerifiedToken?, presentedToken: String?, client: ClientFacts, requestID: String?
     ) -> (HTTPRequestHead, Bool, Substring?) {
         let config = route.route
@@ -276,7 +289,7 @@ package struct HandshakePlanner {
                 if client.peerIsTrustedProxy { forwardedHost = forwardedHost ?? value }
                 continue
             case "cookie":
-                let remaining = snapshot.tokenCookieNames.isEmpty ? value : TokenCarriers.cookieHeader(value, removing: snapshot.tokenCookieNames)
+                let remaining = rules.tokenCookieNames.isEmpty ? value : TokenCarriers.cookieHeader(value, removing: rules.tokenCookieNames)
                 if let remaining { headers.add(name: name, value: remaining) }
                 continue
             case "sec-websocket-protocol":
@@ -320,7 +333,7 @@ package struct HandshakePlanner {
         }
         if let requestID { headers.add(name: "X-Request-Id", value: requestID) }
 
-        let upstreamQuery = query.flatMap { TokenCarriers.query($0, removing: snapshot.tokenQueryNames) }
+        let upstreamQuery = query.flatMap { TokenCarriers.query($0, removing: rules.tokenQueryNames) }
         var newHead = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: headers)
         newHead.uri = HandshakePlanner.upstreamURI(route: config, path: path, query: upstreamQuery, upstream: 0)
         return (newHead, offeredBearer, upstreamQuery)
@@ -365,7 +378,7 @@ package struct HandshakePlanner {
     }
 
     /// Splits `uri` at the first `?`.
-    static func split(uri: String) -> (path: Substring, query: Substring?) {
+    package static func split(uri: String) -> (path: Substring, query: Substring?) {
         guard let mark = uri.firstIndex(of: "?") else { return (uri[...], nil) }
         return (uri[..<mark], uri[uri.index(after: mark)...])
     }
