@@ -49,11 +49,22 @@ let package = Package(
             dependencies: ["COpenSSL", "CJansson"],
             swiftSettings: fuzzFlags
         ),
+        // Pure relay logic: frame tracking, refresh interception, the close state machine. Takes
+        // bytes and events, returns decisions; no channels, no clocks.
+        .target(
+            name: "GatewayRelay",
+            dependencies: [
+                "GatewayAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: fuzzFlags
+        ),
         // Runtime configuration values, handshake pipeline, upstream, relay, admin.
         .target(
             name: "GatewayServer",
             dependencies: [
                 "GatewayAuth",
+                "GatewayRelay",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -118,6 +129,7 @@ let package = Package(
                 "GatewayAuth",
                 "GatewayServer",
                 "GatewayConfig",
+                "GatewayRelay",
                 "CFuzzSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -159,6 +171,13 @@ let package = Package(
         .testTarget(
             name: "GatewayFuzzTests",
             dependencies: ["GatewayFuzz"]
+        ),
+        .testTarget(
+            name: "GatewayRelayTests",
+            dependencies: [
+                "GatewayRelay",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "GatewayServerTests",

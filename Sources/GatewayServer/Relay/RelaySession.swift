@@ -1,3 +1,4 @@
+import GatewayRelay
 import Logging
 import NIOCore
 
