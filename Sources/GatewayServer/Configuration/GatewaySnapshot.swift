@@ -1,6 +1,7 @@
 import Atomics
 import GatewayAuth
 import NIOCore
+import NIOSSL
 
 /// Everything a handshake needs, derived once from a configuration: the route table, compiled
 /// routes, and the verifier with its parsed keys. Immutable; swapped whole on reload, and each
@@ -74,6 +75,9 @@ package final class CompiledRoute: Sendable {
     let spoofableHeaders: Set<String>
     /// Pre-resolved upstream addresses for IP literals (no resolver on the hot path).
     let upstreamAddresses: [SocketAddress?]
+    /// TLS contexts of `wss://` upstreams (nil for `ws://`), made with the CA file as it was when
+    /// this snapshot was built: a reload picks up a rotated `tls_ca_file`.
+    let upstreamTLS: [Result<NIOSSLContext, UpstreamTLS.SetupError>?]
     /// Lowercased allowed origins.
     let allowedOrigins: Set<String>?
     /// This route's metric handles.
@@ -89,6 +93,7 @@ package final class CompiledRoute: Sendable {
         if let payloadHeader = route.forwardPayloadHeader { spoofable.insert(payloadHeader.lowercased()) }
         self.spoofableHeaders = spoofable
         self.upstreamAddresses = route.upstreams.map { try? SocketAddress(ipAddress: $0.endpoint.host, port: $0.endpoint.port) }
+        self.upstreamTLS = route.upstreams.map { $0.secure ? UpstreamTLS.context(for: $0) : nil }
         self.allowedOrigins = route.allowedOrigins.map { Set($0.map { $0.lowercased() }) }
         self.metrics = RouteMetrics(route: label, traffic: traffic?.route(label) ?? TrafficCounters.Route())
     }
