@@ -64,6 +64,16 @@ let package = Package(
             ],
             swiftSettings: fuzzFlags
         ),
+        // Pure relay logic: frame tracking, refresh interception, the close state machine. Takes
+        // bytes and events, returns decisions; no channels, no clocks.
+        .target(
+            name: "GatewayRelay",
+            dependencies: [
+                "GatewayAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: fuzzFlags
+        ),
         // I/O: listeners, client handshake handler, upstream, relay, admin, sessions, cluster,
         // service lifecycle (reload, signals, metrics bootstrap).
         .target(
@@ -71,6 +81,7 @@ let package = Package(
             dependencies: [
                 "GatewayAuth",
                 "GatewayHandshake",
+                "GatewayRelay",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -150,6 +161,7 @@ let package = Package(
                 "GatewayHandshake",
                 "GatewayServer",
                 "GatewayConfig",
+                "GatewayRelay",
                 "CFuzzSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -200,6 +212,13 @@ let package = Package(
         .testTarget(
             name: "GatewayHandshakeTests",
             dependencies: ["GatewayHandshake"]
+        ),
+        .testTarget(
+            name: "GatewayRelayTests",
+            dependencies: [
+                "GatewayRelay",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "GatewayServerTests",

@@ -1,4 +1,4 @@
-import GatewayServer
+import GatewayRelay
 import NIOCore
 
 /// `FrameTracker` must report the same thing for the same bytes however the reads split them

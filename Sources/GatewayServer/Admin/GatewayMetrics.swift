@@ -7,6 +7,11 @@ import Metrics
 final class GatewayMetrics: Sendable {
     private let handshakeDuration = Recorder(label: "wsgate_handshake_duration_seconds")
     private let upstreamConnectDuration = Recorder(label: "wsgate_upstream_connect_duration_seconds")
+    /// `wsgate_jwks_refresh_total` by result: a refresh ends `ok` or `error`, nothing else.
+    private let jwksRefreshes = [
+        "ok": Counter(label: "wsgate_jwks_refresh_total", dimensions: [("result", "ok")]),
+        "error": Counter(label: "wsgate_jwks_refresh_total", dimensions: [("result", "error")]),
+    ]
 
     /// Creates the metrics facade.
     init() {}
@@ -16,8 +21,9 @@ final class GatewayMetrics: Sendable {
         upstreamConnectDuration.record(upstreamConnectSeconds)
     }
 
+    /// One refresh of a remote key set ended with `result` (`ok` or `error`).
     func jwksRefresh(result: String) {
-        Counter(label: "wsgate_jwks_refresh_total", dimensions: [("result", result)]).increment()
+        jwksRefreshes[result]?.increment()
     }
 }
 

@@ -2,6 +2,7 @@ import Atomics
 import GatewayAuth
 import GatewayHandshake
 import NIOCore
+import NIOSSL
 
 /// Everything a handshake needs, derived once from a configuration: the route table, compiled
 /// routes, and the verifier with its parsed keys. Immutable; swapped whole on reload, and each
@@ -64,6 +65,9 @@ package final class CompiledRoute: Sendable {
     package let handshake: HandshakeRoute
     /// Pre-resolved upstream addresses for IP literals (no resolver on the hot path).
     let upstreamAddresses: [SocketAddress?]
+    /// TLS contexts of `wss://` upstreams (nil for `ws://`), made with the CA file as it was when
+    /// this snapshot was built: a reload picks up a rotated `tls_ca_file`.
+    let upstreamTLS: [Result<NIOSSLContext, UpstreamTLS.SetupError>?]
     /// This route's metric handles.
     let metrics: RouteMetrics
     /// Round-robin cursor over `route.upstreams`.
@@ -74,6 +78,7 @@ package final class CompiledRoute: Sendable {
         let route = handshake.route
         let label = handshake.label
         self.upstreamAddresses = route.upstreams.map { try? SocketAddress(ipAddress: $0.endpoint.host, port: $0.endpoint.port) }
+        self.upstreamTLS = route.upstreams.map { $0.secure ? UpstreamTLS.context(for: $0) : nil }
         self.metrics = RouteMetrics(route: label, traffic: traffic?.route(label) ?? TrafficCounters.Route())
     }
 

@@ -59,8 +59,9 @@ public final class RejectionLog: Sendable {
         }
     }
 
-    /// `wsgate_rejection_log_dropped_total`: lines lost to a full disk, an unwritable file or backlog.
-    static var droppedCounter: Counter { Counter(label: "wsgate_rejection_log_dropped_total") }
+    /// `wsgate_rejection_log_dropped_total`: lines lost to a full disk, an unwritable file or
+    /// backlog. Made once with the log, not per dropped line.
+    private let droppedCounter = Counter(label: "wsgate_rejection_log_dropped_total")
 
     /// Number of lines dropped because the destination could not keep up or failed.
     public var droppedLines: Int { state.withLockedValue { $0.dropped } }
@@ -85,7 +86,7 @@ public final class RejectionLog: Sendable {
             if case .disabled = destination { return false }
             if s.pending >= maxPending {
                 s.dropped += 1
-                RejectionLog.droppedCounter.increment()
+                droppedCounter.increment()
                 return false
             }
             s.pending += 1
@@ -93,7 +94,7 @@ public final class RejectionLog: Sendable {
         }
         guard accept else { return }
         let line = record.jsonLine() + "\n"
-        queue.async { [state, destination, onTrouble] in
+        queue.async { [state, destination, onTrouble, droppedCounter] in
             let fd: Int32
             switch destination {
             case .standardError: fd = 2
@@ -120,7 +121,7 @@ public final class RejectionLog: Sendable {
                 s.pending -= 1
                 guard !ok else { return false }
                 s.dropped += 1
-                RejectionLog.droppedCounter.increment()
+                droppedCounter.increment()
                 defer { s.warned = true }
                 return !s.warned
             }

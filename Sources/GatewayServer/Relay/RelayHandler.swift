@@ -1,3 +1,4 @@
+import GatewayRelay
 import NIOCore
 
 /// One half of the relay: passes each inbound `ByteBuffer` of its channel to the partner channel

@@ -1,3 +1,4 @@
+import GatewayRelay
 import Logging
 import NIOCore
 
@@ -5,10 +6,8 @@ import NIOCore
 /// on each, and the close choreography between them. Lives on the one event loop both channels
 /// share; nothing here is touched from another thread.
 final class RelaySession {
-    enum Side {
-        case client
-        case upstream
-    }
+    /// One of the connection's two channels.
+    typealias Side = RelaySide
 
     private let runtime: GatewayRuntime
     private let snapshot: GatewaySnapshot
@@ -37,15 +36,10 @@ final class RelaySession {
     private var keepaliveSnapshot: UInt64 = 0
     private var unansweredPings = 0
     private var idleSnapshot: (UInt64, UInt64) = (0, 0)
-    private var clientOpen = true
-    private var upstreamOpen = true
-    private var finished = false
+    /// The close choreography: which side is gone, which close frames are owed, the end reason.
+    private var closing = RelayCloseStateMachine()
     /// Set once the gateway has decided to end the connection; relays stop forwarding.
-    private(set) var terminating = false
-    /// Close frames the gateway still owes a side, waiting for a frame boundary.
-    private var owedToClient: (UInt16, String)?
-    private var owedToUpstream: (UInt16, String)?
-    private var endReason = "closed"
+    var terminating: Bool { closing.isEnding }
 
     // Token refresh on the open socket (routes with `token_refresh` only).
     /// `exp` - `notify_before`: when to send `wsgate.token_expiring`.
@@ -157,10 +151,10 @@ final class RelaySession {
     }
 
     private func endRevoked(reason: String) {
-        guard !terminating, !finished else { return }
-        endReason = "revoked"
-        route.metrics.sessionRevoked()
-        terminate(toClient: (4003, reason), toUpstream: (4003, reason))
+        let close = RelayCloseStateMachine.CloseFrame(code: 4003, reason: reason)
+        if end(.revoked, toClient: close, toUpstream: close) {
+            route.metrics.sessionRevoked()
+        }
     }
 
     /// Asks the session to end with `code` toward the client (a drain); callable from any thread.
@@ -169,12 +163,11 @@ final class RelaySession {
     func drain(code: UInt16, reason: String, after delay: TimeAmount = .zero) {
         let loop = clientChannel.eventLoop
         let start: @Sendable () -> Void = {
-            self.endReason = "drain"
-            self.terminate(toClient: (code, reason), toUpstream: (1001, reason))
+            _ = self.end(.drain, toClient: .init(code: code, reason: reason), toUpstream: .init(code: 1001, reason: reason))
         }
         if delay > .zero {
             loop.scheduleTask(in: delay) {
-                guard !self.terminating, !self.finished else { return }
+                guard !self.terminating else { return }
                 start()
             }
         } else {
@@ -185,7 +178,7 @@ final class RelaySession {
     /// Schedules the one callback for the earliest deadline, unless one already fires no later
     /// (it re-arms when it fires, so a deadline that moved later costs nothing now).
     private func armTimer() {
-        guard !finished else { return }
+        guard !closing.isFinished else { return }
         func earlier(_ a: NIODeadline?, _ b: NIODeadline?) -> NIODeadline? {
             guard let a else { return b }
             guard let b else { return a }
@@ -202,13 +195,11 @@ final class RelaySession {
     private func timerFired() {
         timer = nil
         timerAt = nil
-        guard !finished else { return }
+        guard !closing.isFinished else { return }
         let now = NIODeadline.now()
         if let deadline = terminateAt, deadline <= now {
-            // The close replies did not come in time.
             terminateAt = nil
-            clientChannel.close(promise: nil)
-            upstreamChannel.close(promise: nil)
+            if let action = closing.closeTimeoutFired() { perform(action) }
         }
         if let deadline = notifyAt, deadline <= now {
             notifyAt = nil
@@ -218,8 +209,11 @@ final class RelaySession {
         }
         if let deadline = expiryAt, deadline <= now {
             expiryAt = nil
-            endReason = refreshed ? "refreshed_token_expired" : "token_expired"
-            terminate(toClient: (route.route.expiryCloseCode, "token expired"), toUpstream: (1000, "token expired"))
+            end(
+                refreshed ? .refreshedTokenExpired : .tokenExpired,
+                toClient: .init(code: route.route.expiryCloseCode, reason: "token expired"),
+                toUpstream: .init(code: 1000, reason: "token expired")
+            )
         }
         if let deadline = idleCheckAt, deadline <= now {
             idleCheckAt = nil
@@ -237,8 +231,8 @@ final class RelaySession {
         guard !terminating else { return }
         let counts = (clientRelay.tracker.bytes, upstreamRelay.tracker.bytes)
         if counts == idleSnapshot {
-            endReason = "idle_timeout"
-            terminate(toClient: (1001, "idle timeout"), toUpstream: (1001, "idle timeout"))
+            let close = RelayCloseStateMachine.CloseFrame(code: 1001, reason: "idle timeout")
+            end(.idleTimeout, toClient: close, toUpstream: close)
         } else {
             idleSnapshot = counts
             idleCheckAt = now + snapshot.configuration.limits.idleTimeout
@@ -254,8 +248,7 @@ final class RelaySession {
             keepaliveSnapshot = heard
             unansweredPings = 0
         } else if unansweredPings >= 3 {
-            endReason = "ping_timeout"
-            terminate(toClient: (1001, "ping timeout"), toUpstream: (1001, "client unresponsive"))
+            end(.pingTimeout, toClient: .init(code: 1001, reason: "ping timeout"), toUpstream: .init(code: 1001, reason: "client unresponsive"))
             return
         } else if upstreamRelay.tracker.isAtFrameBoundary {
             unansweredPings += 1
@@ -285,7 +278,7 @@ final class RelaySession {
 
     /// A refresh message the client's interceptor took out of the stream (nil: over the bound).
     func refreshReceived(_ message: [UInt8]?) {
-        guard !terminating, !finished else { return }
+        guard !terminating else { return }
         let check = TokenRefresh(route: route, verifier: snapshot.verifier, maxTokenBytes: snapshot.configuration.auth.maxTokenBytes)
         let outcome = check.evaluate(
             message: message, current: info, headerValues: injectedHeaderValues, revocations: runtime.revocations.current,
@@ -324,130 +317,95 @@ final class RelaySession {
 
     /// A relay saw its channel close.
     func sideInactive(_ side: Side) {
-        switch side {
-        case .client:
-            guard clientOpen else { return }
-            clientOpen = false
-            if upstreamOpen {
-                if terminating || clientRelay.tracker.closeSeen {
-                    closeAfterWrites(upstreamRelay)
-                } else {
-                    // The client vanished without a close frame: the backend hears "going away".
-                    endReason = "client_gone"
-                    send(close: (1001, "client gone"), via: upstreamRelay, boundary: clientRelay.tracker.isAtFrameBoundary)
-                    closeAfterWrites(upstreamRelay)
-                }
-            }
-        case .upstream:
-            guard upstreamOpen else { return }
-            upstreamOpen = false
-            if clientOpen {
-                if terminating || upstreamRelay.tracker.closeSeen {
-                    closeAfterWrites(clientRelay)
-                } else {
-                    // The backend vanished mid-stream: RFC 6455 §7.4.1 1011, unexpected condition.
-                    endReason = "upstream_gone"
-                    send(close: (1011, "upstream closed"), via: clientRelay, boundary: upstreamRelay.tracker.isAtFrameBoundary)
-                    closeAfterWrites(clientRelay)
-                }
-            }
-        }
-        if !clientOpen && !upstreamOpen { finish() }
+        // The tracker of `side`'s relay follows the stream from it, toward the other side.
+        let from = handler(for: side).tracker
+        perform(closing.channelInactive(side, closeSeen: from.closeSeen, boundaryTowardOther: from.isAtFrameBoundary))
     }
 
     /// A relay's tracker refused a frame or message size: 1009 to the sender, 1001 to the other.
+    /// `otherSideClean`: the sender's stream stopped at the oversize frame's start.
     func sizeViolation(from side: Side, otherSideClean: Bool) {
-        endReason = "message_too_big"
-        let (sender, other) = side == .client ? (clientRelay, upstreamRelay) : (upstreamRelay, clientRelay)
-        terminating = true
-        // Frames toward the sender are tracked by the other relay.
-        send(close: (1009, "message too big"), via: sender, boundary: other.tracker.isAtFrameBoundary)
-        // When the sender's own close frame already went through (a violation can follow it in
-        // the same read), the other side has its close: a second one would break RFC 6455 §5.5.1.
-        send(close: (1001, "going away"), via: other, boundary: otherSideClean && !sender.tracker.closeSeen)
-        closeAfterWrites(sender)
-        closeAfterWrites(other)
+        perform(closing.sizeViolation(
+            from: side, senderCloseSeen: handler(for: side).tracker.closeSeen, boundaryTowardOther: otherSideClean,
+            // Frames toward the sender are tracked by the other relay.
+            boundaryTowardSender: handler(for: side.other).tracker.isAtFrameBoundary
+        ))
     }
 
     /// After each chunk from `side`: pay a close frame owed in that direction once a frame
     /// boundary is reached.
     func afterChunk(from side: Side) {
-        switch side {
-        case .upstream:
-            if !pendingToClient.isEmpty, !terminating, upstreamRelay.tracker.isAtFrameBoundary {
-                for frame in pendingToClient { clientRelay.write(frame) }
-                pendingToClient.removeAll()
-                clientRelay.flush()
-            }
-            if let owed = owedToClient, upstreamRelay.tracker.isAtFrameBoundary {
-                owedToClient = nil
-                clientRelay.write(GatewayFrame.close(code: owed.0, reason: owed.1, masked: false, allocator: clientChannel.allocator))
-                clientRelay.flush()
-            }
-        case .client:
-            if let owed = owedToUpstream, clientRelay.tracker.isAtFrameBoundary {
-                owedToUpstream = nil
-                upstreamRelay.write(GatewayFrame.close(code: owed.0, reason: owed.1, masked: true, allocator: upstreamChannel.allocator))
-                upstreamRelay.flush()
-            }
+        if side == .upstream, !pendingToClient.isEmpty, !terminating, upstreamRelay.tracker.isAtFrameBoundary {
+            for frame in pendingToClient { clientRelay.write(frame) }
+            pendingToClient.removeAll()
+            clientRelay.flush()
+        }
+        if let action = closing.chunkRelayed(from: side, atBoundary: handler(for: side).tracker.isAtFrameBoundary) {
+            perform(action)
         }
     }
 
     /// While terminating: whether frames from `side` must still flow until a boundary, because a
     /// close frame is owed in that direction.
     func owesCloseAfterFrames(from side: Side) -> Bool {
-        side == .upstream ? owedToClient != nil : owedToUpstream != nil
+        closing.forwardsFrames(from: side)
     }
 
     /// While terminating, a side's close reply ends that side.
     func closeReplied(by side: Side) {
-        guard terminating else { return }
-        closeAfterWrites(side == .client ? clientRelay : upstreamRelay)
+        if let action = closing.closeFrameSeen(from: side) { perform(action) }
     }
 
     // MARK: - Ending
 
-    /// The gateway ends the connection: a close frame to each side between frames, then each
-    /// side's close reply (or two seconds) ends its TCP connection.
-    func terminate(toClient: (UInt16, String), toUpstream: (UInt16, String)) {
-        guard !terminating, !finished else { return }
-        terminating = true
-        if clientOpen {
-            if upstreamRelay.tracker.isAtFrameBoundary {
-                send(close: toClient, via: clientRelay, boundary: true)
-            } else {
-                owedToClient = toClient
-            }
+    /// The gateway ends the connection for `reason`: a close frame to each side between frames,
+    /// then each side's close reply (or two seconds) ends its TCP connection. False when the
+    /// connection was already ending (the first reason stands).
+    @discardableResult
+    private func end(_ reason: RelayEndReason, toClient: RelayCloseStateMachine.CloseFrame, toUpstream: RelayCloseStateMachine.CloseFrame) -> Bool {
+        let actions = closing.endRequested(
+            reason, toClient: toClient, toUpstream: toUpstream,
+            boundaryTowardClient: upstreamRelay.tracker.isAtFrameBoundary,
+            boundaryTowardUpstream: clientRelay.tracker.isAtFrameBoundary
+        )
+        perform(actions)
+        return !actions.isEmpty
+    }
+
+    private func handler(for side: Side) -> RelayHandler {
+        side == .client ? clientRelay : upstreamRelay
+    }
+
+    private func perform(_ actions: [RelayCloseStateMachine.Action]) {
+        for action in actions { perform(action) }
+    }
+
+    /// Carries out one action of the close state machine.
+    private func perform(_ action: RelayCloseStateMachine.Action) {
+        switch action {
+        case .sendClose(let close, let side):
+            let relay = handler(for: side)
+            let masked = side == .upstream  // RFC 6455 §5.3: frames to a server are masked
+            relay.write(GatewayFrame.close(code: close.code, reason: close.reason, masked: masked, allocator: relay.allocator))
+            relay.flush()
+        case .closeAfterWrites(let side):
+            // Toward the client the gateway is the server, which closes TCP first; it half-closes
+            // so the client's close reply is read rather than answered with a reset.
+            handler(for: side).closeAfterPendingWrites(halfClose: side == .client)
+        case .startCloseTimeout:
+            idleCheckAt = nil
+            keepaliveAt = nil
+            terminateAt = .now() + .seconds(2)
+            armTimer()
+        case .closeBoth:
+            clientChannel.close(promise: nil)
+            upstreamChannel.close(promise: nil)
+        case .finish(let reason):
+            finish(reason)
         }
-        if upstreamOpen {
-            if clientRelay.tracker.isAtFrameBoundary {
-                send(close: toUpstream, via: upstreamRelay, boundary: true)
-            } else {
-                owedToUpstream = toUpstream
-            }
-        }
-        idleCheckAt = nil
-        keepaliveAt = nil
-        terminateAt = .now() + .seconds(2)
-        armTimer()
     }
 
-    private func send(close: (UInt16, String), via relay: RelayHandler, boundary: Bool) {
-        guard boundary else { return }  // mid-frame: a frame of ours would corrupt the stream
-        let masked = relay.side == .upstream  // RFC 6455 §5.3: frames to a server are masked
-        relay.write(GatewayFrame.close(code: close.0, reason: close.1, masked: masked, allocator: relay.allocator))
-        relay.flush()
-    }
-
-    private func closeAfterWrites(_ relay: RelayHandler) {
-        // Toward the client the gateway is the server, which closes TCP first; it half-closes so
-        // the client's close reply is read rather than answered with a reset.
-        relay.closeAfterPendingWrites(halfClose: relay.side == .client)
-    }
-
-    private func finish() {
-        guard !finished else { return }
-        finished = true
+    private func finish(_ endReason: RelayEndReason) {
         timer?.cancel()
         timer = nil
         slots.release()
@@ -462,7 +420,7 @@ final class RelaySession {
         )
         runtime.logger.info("connection closed", metadata: [
             "route": "\(route.label)", "client": "\(clientAddress)", "sub": "\(subject ?? "-")",
-            "duration_s": "\((seconds * 1000).rounded() / 1000)", "end": "\(endReason)", "session": "\(info.id)",
+            "duration_s": "\((seconds * 1000).rounded() / 1000)", "end": "\(endReason.rawValue)", "session": "\(info.id)",
             "frames_in": "\(fromClient.frames)", "frames_out": "\(fromUpstream.frames)",
             "bytes_in": "\(fromClient.bytes)", "bytes_out": "\(fromUpstream.bytes)",
             "client_close_code": "\(fromClient.closeStatus.map(String.init) ?? "-")",

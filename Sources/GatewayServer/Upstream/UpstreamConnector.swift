@@ -70,9 +70,12 @@ struct UpstreamConnector {
         let remaining = deadline - .now()
         let runtime = self.runtime
         let tls: NIOSSLContext?
-        do {
-            tls = target.secure ? try UpstreamTLS.context(for: target) : nil
-        } catch {
+        switch plan.route.upstreamTLS[index] {
+        case nil:
+            tls = nil
+        case .success(let context):
+            tls = context
+        case .failure(let error):
             promise.fail(UpstreamError.unavailable("TLS setup for \(target.endpoint) failed: \(error)"))
             return
         }

@@ -9,17 +9,17 @@ import NIOCore
 /// is decided, so no byte of a refresh message, however fragmented, is ever forwarded; everything
 /// else is released in order, untouched. A refresh message is collected (bounded) and handed over
 /// whole at its FIN; control frames inside it still pass.
-struct RefreshInterceptor {
+package struct RefreshInterceptor {
     /// The bytes a refresh message starts with.
     static let prefix: [UInt8] = Array(#"{"type":"wsgate.refresh""#.utf8)
 
     /// What became of one chunk.
-    struct Output {
+    package struct Output {
         /// Bytes to forward, in order.
-        var forward: [ByteBuffer] = []
+        package var forward: [ByteBuffer] = []
         /// Refresh messages completed in this chunk: the unmasked payload, or nil when the message
         /// was over the size bound (its bytes were dropped all the same).
-        var messages: [[UInt8]?] = []
+        package var messages: [[UInt8]?] = []
     }
 
     private enum Mode {
@@ -65,15 +65,15 @@ struct RefreshInterceptor {
     private var marker = MarkerMatcher()
 
     /// Creates an interceptor; refresh messages over `maxMessageBytes` are dropped and reported.
-    init(maxMessageBytes: Int) {
+    package init(maxMessageBytes: Int) {
         self.maxMessageBytes = max(RefreshInterceptor.prefix.count, maxMessageBytes)
     }
 
     /// Whether bytes are held back: frames of the gateway's own toward the backend must wait.
-    var isHolding: Bool { held.readableBytes > 0 || (readingHeader && !header.isEmpty) }
+    package var isHolding: Bool { held.readableBytes > 0 || (readingHeader && !header.isEmpty) }
 
     /// Splits one chunk into what to forward and the refresh messages it completed.
-    mutating func consume(_ buffer: ByteBuffer) -> Output {
+    package mutating func consume(_ buffer: ByteBuffer) -> Output {
         var output = Output()
         let base = buffer.readerIndex
         let count = buffer.readableBytes

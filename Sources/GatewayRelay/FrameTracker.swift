@@ -1,4 +1,3 @@
-import GatewayAuth
 import NIOCore
 
 /// Follows WebSocket frame boundaries in one direction of a relayed connection without touching
@@ -48,11 +47,11 @@ package struct FrameTracker {
     /// Offset in the current chunk where the current header began; nil when in an earlier chunk.
     private var headerStart: Int?
     /// Pongs answering the gateway's own keep-alive pings that are still to come (client side).
-    var pongsExpected = 0
+    package var pongsExpected = 0
     /// The current frame answers a gateway ping and lies wholly in this chunk so far.
     private var currentIsGatewayPong = false
     /// Bytes of this chunk holding a pong that answers a gateway ping: not to be forwarded.
-    private(set) var consumedPong: Range<Int>?
+    package private(set) var consumedPong: Range<Int>?
 
     /// Whole frames seen.
     package private(set) var frames: UInt64 = 0
@@ -70,7 +69,7 @@ package struct FrameTracker {
     }
 
     /// True between frames: a frame of the gateway's own may be sent in this direction now.
-    var isAtFrameBoundary: Bool {
+    package var isAtFrameBoundary: Bool {
         phase == .header && headerCount == 0
     }
 
@@ -210,56 +209,5 @@ package struct FrameTracker {
         closeSeen = true
         closeStatus = closeCode
         return .close(code: closeCode)
-    }
-}
-
-/// Frames the gateway writes itself (close, ping), masked when they go to a backend
-/// (RFC 6455 §5.3: a client's frames are always masked).
-enum GatewayFrame {
-    /// A close frame with `code` and a short UTF-8 `reason` (≤ 123 bytes, RFC 6455 §5.5).
-    static func close(code: UInt16, reason: String, masked: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var payload: [UInt8] = [UInt8(code >> 8), UInt8(code & 0xff)]
-        payload += reason.utf8.prefix(123)
-        return frame(opcode: 0x8, payload: payload, masked: masked, allocator: allocator)
-    }
-
-    /// The payload of the gateway's keep-alive pings (the client's pong echoes it).
-    static let keepalivePayload: [UInt8] = Array("wsgate-ka".utf8)
-
-    /// An unmasked text frame from the gateway to a client (its own JSON messages).
-    static func text(_ text: String, allocator: ByteBufferAllocator) -> ByteBuffer {
-        let payload = Array(text.utf8)
-        var buffer = allocator.buffer(capacity: 10 + payload.count)
-        buffer.writeInteger(UInt8(0x81))
-        if payload.count < 126 {
-            buffer.writeInteger(UInt8(payload.count))
-        } else {
-            buffer.writeInteger(UInt8(126))
-            buffer.writeInteger(UInt16(payload.count))  // the gateway's messages stay under 64 KiB
-        }
-        buffer.writeBytes(payload)
-        return buffer
-    }
-
-    /// A ping frame with `payload` (≤ 125 bytes).
-    static func ping(payload: [UInt8], masked: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
-        frame(opcode: 0x9, payload: Array(payload.prefix(125)), masked: masked, allocator: allocator)
-    }
-
-    private static func frame(opcode: UInt8, payload: [UInt8], masked: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: 2 + 4 + payload.count)
-        buffer.writeInteger(0x80 | opcode)
-        buffer.writeInteger((masked ? 0x80 : 0) | UInt8(payload.count))
-        if masked {
-            var key: UInt32 = 0
-            if !withUnsafeMutableBytes(of: &key, { SecureRandom.fill($0) }) { key = UInt32.random(in: .min ... .max) }
-            buffer.writeInteger(key)
-            for (i, byte) in payload.enumerated() {
-                buffer.writeInteger(byte ^ UInt8(truncatingIfNeeded: key >> UInt32(8 * (3 - i % 4))))
-            }
-        } else {
-            buffer.writeBytes(payload)
-        }
-        return buffer
     }
 }

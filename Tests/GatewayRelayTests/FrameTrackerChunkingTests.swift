@@ -1,7 +1,7 @@
 import NIOCore
 import Testing
 
-@testable import GatewayServer
+@testable import GatewayRelay
 
 /// The tracker's verdict must not depend on how TCP cut the stream: random frame sequences
 /// (seeded, so a failure replays), each fed whole, byte by byte, split at every offset, and in

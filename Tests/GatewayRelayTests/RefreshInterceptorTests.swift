@@ -1,4 +1,4 @@
-@testable import GatewayServer
+@testable import GatewayRelay
 import NIOCore
 import Testing
 
