@@ -1,4 +1,3 @@
-import GatewayHandshake
 import NIOCore
 import Testing
 

@@ -1,3 +1,4 @@
+import GatewayHandshake
 import Testing
 
 @testable import GatewayServer

@@ -70,7 +70,7 @@ struct UpstreamConnector {
         let remaining = deadline - .now()
         let runtime = self.runtime
         let tls: NIOSSLContext?
-        switch plan.route.upstreamTLS[index] {
+        switch route.upstreamTLS[index] {
         case nil:
             tls = nil
         case .success(let context):
