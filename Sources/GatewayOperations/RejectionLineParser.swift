@@ -125,14 +125,38 @@ struct RejectionLineParser {
         return Self.key(UnsafeBufferPointer(rebasing: bytes[start..<end]))
     }
 
-    /// The field named by `name`, compared byte for byte with each field's name of that length.
+    /// The field named by `name`: its one candidate found by length, first and last byte
+    /// (`slot`), then confirmed with one `memcmp`, so a key costs one comparison, not twelve.
     private static func key(_ name: UnsafeBufferPointer<UInt8>) -> Key {
         guard let base = name.baseAddress, name.count > 0 else { return nil }
-        for (index, candidate) in RejectionField.utf8Names.enumerated() where candidate.count == name.count {
-            if candidate.withUnsafeBufferPointer({ memcmp($0.baseAddress!, base, name.count) }) == 0 { return index }
-        }
-        return nil
+        let index = Int(slots[slot(count: name.count, first: base[0], last: base[name.count - 1])])
+        guard index >= 0, nameLengths[index] == name.count else { return nil }
+        let equal = packedNames.withUnsafeBufferPointer { memcmp($0.baseAddress! + nameStarts[index], base, name.count) == 0 }
+        return equal ? index : nil
     }
+
+    /// A key's slot in `slots`.
+    private static func slot(count: Int, first: UInt8, last: UInt8) -> Int {
+        (count &+ Int(first) &+ Int(last) &* 6) & 255
+    }
+
+    /// Every field's name back to back (from `RejectionField`, the one spelling), where each
+    /// starts, and how long it is.
+    private static let packedNames: [UInt8] = RejectionField.utf8Names.flatMap { $0 }
+    private static let nameLengths: [Int] = RejectionField.utf8Names.map(\.count)
+    private static let nameStarts: [Int] = nameLengths.reduce(into: [0]) { $0.append($0.last! + $1) }
+
+    /// Field index by slot, -1 for none. Built once; two fields in one slot would be a
+    /// programming error caught the first time any line is parsed (every test parses lines).
+    private static let slots: [Int8] = {
+        var table = [Int8](repeating: -1, count: 256)
+        for (index, name) in RejectionField.utf8Names.enumerated() {
+            let at = slot(count: name.count, first: name[0], last: name[name.count - 1])
+            precondition(table[at] == -1, "rejection field names \(table[at]) and \(index) share a slot")
+            table[at] = Int8(index)
+        }
+        return table
+    }()
 
     private mutating func optionalString(_ field: RejectionField) throws(RejectionLineError) -> String? {
         if try literal("null") { return nil }

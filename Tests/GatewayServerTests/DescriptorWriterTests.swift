@@ -3,8 +3,10 @@ import Foundation
 import Testing
 
 /// The one `write(2)` loop: every byte arrives, in order; a failure is reported with its errno.
+/// (Short writes and EINTR are not provoked here: a blocking pipe writes whole buffers unless a
+/// signal arrives mid-write.)
 @Suite struct DescriptorWriterTests {
-    @Test("a pipe smaller than the data: every byte arrives, in order, through partial writes")
+    @Test("a pipe smaller than the data: every byte arrives, in order, while the reader drains it")
     func pipeGetsEverything() {
         var ends: [Int32] = [0, 0]
         #expect(pipe(&ends) == 0)
