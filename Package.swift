@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // System libraries: only GatewayAuth imports them.
@@ -43,10 +44,18 @@ let package = Package(
             pkgConfig: "jansson",
             providers: [.apt(["libjansson-dev"])]
         ),
+        // Shared text: JSON string literals, RFC 3339, durations, host:port, header values,
+        // rejection-log field names. Pure Swift, no dependencies, so every target can use it.
+        .target(
+            name: "GatewayText",
+            swiftSettings: fuzzFlags,
+            // `Double.rounded()` calls libm's `round`; nothing here imports Glibc to link it.
+            linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]
+        ),
         // Pure token verification: no NIO, no logging.
         .target(
             name: "GatewayAuth",
-            dependencies: ["COpenSSL", "CJansson"],
+            dependencies: ["COpenSSL", "CJansson", "GatewayText"],
             swiftSettings: fuzzFlags
         ),
         // The admin dashboard's files (dashboard/), embedded into GatewayServer at build time.
@@ -59,6 +68,7 @@ let package = Package(
             name: "GatewayHandshake",
             dependencies: [
                 "GatewayAuth",
+                "GatewayText",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -80,6 +90,7 @@ let package = Package(
             name: "GatewayServer",
             dependencies: [
                 "GatewayAuth",
+                "GatewayText",
                 "GatewayHandshake",
                 "GatewayRelay",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -105,9 +116,21 @@ let package = Package(
             dependencies: [
                 "GatewayAuth",
                 "GatewayHandshake",
+                "GatewayText",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: fuzzFlags
+        ),
+        // Offline reading of the rejection log for the CLI: log files and rotation, line scanner,
+        // parser, filter, follower, summary; gzip through compress-nio.
+        .target(
+            name: "GatewayOperations",
+            dependencies: [
+                "GatewayHandshake",
+                "GatewayText",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         // The demo echo backend (`wsgate demo`, `wsgate echo-backend`, tests).
         .target(
@@ -127,7 +150,9 @@ let package = Package(
                 "GatewayConfig",
                 "GatewayDemo",
                 "GatewayHandshake",
+                "GatewayOperations",
                 "GatewayServer",
+                "GatewayText",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -197,6 +222,14 @@ let package = Package(
             name: "GatewayAuthTests",
             dependencies: ["GatewayAuth"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "GatewayTextTests",
+            dependencies: ["GatewayText"]
+        ),
+        .testTarget(
+            name: "GatewayOperationsTests",
+            dependencies: ["GatewayOperations", "GatewayHandshake", "GatewayText"]
         ),
         .testTarget(
             name: "GatewayConfigTests",

@@ -1,3 +1,5 @@
+import GatewayText
+
 /// A JSON value (claims, required-claim values).
 ///
 /// Integers keep their exact value (`.integer`) apart from reals (`.number`), as jansson parses
@@ -87,28 +89,9 @@ extension JSONValue {
         return "\(d)"
     }
 
-    /// A JSON string literal with the escapes RFC 8259 §7 requires.
+    /// A JSON string literal with the escapes RFC 8259 §7 requires (`JSONText`, the one escaper).
     static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        JSONText.appendQuoted(s, to: &out)
     }
 }
 

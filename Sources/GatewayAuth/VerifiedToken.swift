@@ -1,4 +1,5 @@
 import CJansson
+import GatewayText
 
 /// A token whose signature and standard claims have been verified.
 ///
@@ -73,7 +74,7 @@ public struct VerifiedToken: Sendable {
             }
         default: text = value.jsonText
         }
-        if text.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F }) { return nil }
+        guard HeaderFieldValue.isSafe(text) else { return nil }
         return text
     }
 

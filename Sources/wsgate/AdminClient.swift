@@ -5,6 +5,7 @@ import GatewayAuth
 import GatewayConfig
 import GatewayHandshake
 import GatewayServer
+import GatewayText
 import NIOCore
 import NIOHTTP1
 
@@ -129,9 +130,7 @@ extension JSONValue {
     /// A unix-seconds member as UTC time ("-" when absent).
     func timeCell(_ name: String) -> String {
         guard case .object(let members) = self, let seconds = members[name]?.doubleValue else { return "-" }
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: seconds))
+        return RFC3339.string(epochMilliseconds: Int64((seconds * 1000).rounded()))
     }
 }
 
@@ -139,8 +138,7 @@ extension JSONValue {
 /// (`+1h`; `30m` means from now too).
 func parseTimeArgument(_ text: String, option: String, now: Date = Date()) throws -> Double {
     if let seconds = Double(text), seconds.isFinite { return seconds }
-    let formatter = ISO8601DateFormatter()
-    if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
+    if let millis = RFC3339.epochMilliseconds(text) { return Double(millis) / 1000 }
     let offset = text.hasPrefix("+") ? String(text.dropFirst()) : text
     if let duration = ConfigDuration(offset) {
         return now.timeIntervalSince1970 + Double(duration.nanoseconds) / 1e9

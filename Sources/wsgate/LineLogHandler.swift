@@ -6,6 +6,8 @@ import Musl
 import Darwin
 #endif
 import Foundation
+import GatewayServer
+import GatewayText
 import Logging
 
 /// The gateway's own log: one line per event on stdout, as JSON or as text, with a UTC timestamp.
@@ -14,8 +16,8 @@ import Logging
 /// closes: the line is assembled in one byte buffer and handed to a `LogLineWriter`, which
 /// writes whole lines in batches from its own thread (an event loop never blocks on a slow or
 /// stalled stdout, and lines never interleave); the timestamp comes from `clock_gettime` and
-/// `gmtime_r` (no time-zone database, unlike `localtime`, which glibc re-reads when `TZ` is
-/// unset), and JSON strings are escaped here (RFC 8259 §7) rather than through Foundation.
+/// `RFC3339`'s arithmetic (no time-zone database, unlike `localtime`, which glibc re-reads when
+/// `TZ` is unset), and JSON strings are escaped by `JSONText` rather than through Foundation.
 struct LineLogHandler: LogHandler {
     /// JSON objects or `key=value` text.
     enum Format: Sendable {
@@ -72,12 +74,12 @@ struct LineLogHandler: LogHandler {
             line.append(contentsOf: #"","level":""#.utf8)
             line.append(contentsOf: level.rawValue.utf8)
             line.append(contentsOf: #"","msg":"#.utf8)
-            appendJSONString(to: &line, message)
+            JSONText.appendQuoted(message, to: &line)
             for key in keys {
                 line.append(UInt8(ascii: ","))
-                appendJSONString(to: &line, key)
+                JSONText.appendQuoted(key, to: &line)
                 line.append(UInt8(ascii: ":"))
-                appendJSONString(to: &line, fields[key]!.description)
+                JSONText.appendQuoted(fields[key]!.description, to: &line)
             }
             line.append(contentsOf: "}\n".utf8)
         case .text:
@@ -107,54 +109,7 @@ struct LineLogHandler: LogHandler {
 
     /// `2026-11-25T19:40:01.123Z` (RFC 3339, UTC).
     static func appendTimestamp(to line: inout [UInt8], _ now: (seconds: Int, milliseconds: Int)) {
-        var seconds = time_t(now.seconds)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        appendDigits(&line, Int(parts.tm_year) + 1900, 4)
-        line.append(UInt8(ascii: "-"))
-        appendDigits(&line, Int(parts.tm_mon) + 1, 2)
-        line.append(UInt8(ascii: "-"))
-        appendDigits(&line, Int(parts.tm_mday), 2)
-        line.append(UInt8(ascii: "T"))
-        appendDigits(&line, Int(parts.tm_hour), 2)
-        line.append(UInt8(ascii: ":"))
-        appendDigits(&line, Int(parts.tm_min), 2)
-        line.append(UInt8(ascii: ":"))
-        appendDigits(&line, Int(parts.tm_sec), 2)
-        line.append(UInt8(ascii: "."))
-        appendDigits(&line, now.milliseconds, 3)
-        line.append(UInt8(ascii: "Z"))
-    }
-
-    private static func appendDigits(_ line: inout [UInt8], _ value: Int, _ width: Int) {
-        var divisor = 1
-        for _ in 1..<width { divisor *= 10 }
-        var rest = max(0, value)
-        while divisor > 0 {
-            line.append(UInt8(ascii: "0") + UInt8((rest / divisor) % 10))
-            rest %= divisor
-            divisor /= 10
-        }
-    }
-
-    /// A JSON string literal: quotes, backslash and control characters escaped (RFC 8259 §7).
-    static func appendJSONString(to line: inout [UInt8], _ text: String) {
-        line.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): line.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): line.append(contentsOf: #"\\"#.utf8)
-            case UInt8(ascii: "\n"): line.append(contentsOf: #"\n"#.utf8)
-            case UInt8(ascii: "\r"): line.append(contentsOf: #"\r"#.utf8)
-            case UInt8(ascii: "\t"): line.append(contentsOf: #"\t"#.utf8)
-            case 0..<0x20:
-                line.append(contentsOf: #"\u00"#.utf8)
-                line.append(hexDigit(byte >> 4))
-                line.append(hexDigit(byte & 0xF))
-            default: line.append(byte)
-            }
-        }
-        line.append(UInt8(ascii: "\""))
+        RFC3339.append(epochMilliseconds: Int64(now.seconds) * 1000 + Int64(now.milliseconds), to: &line)
     }
 
     /// Text with control characters escaped, so one event is always one line.
@@ -174,7 +129,7 @@ struct LineLogHandler: LogHandler {
     /// `=` or control character, so the line splits unambiguously.
     static func appendTextValue(to line: inout [UInt8], _ text: String) {
         let plain = !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "=") }
-        if plain { line.append(contentsOf: text.utf8) } else { appendJSONString(to: &line, text) }
+        if plain { line.append(contentsOf: text.utf8) } else { JSONText.appendQuoted(text, to: &line) }
     }
 
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {
@@ -271,21 +226,9 @@ final class LogLineWriter: @unchecked Sendable {
         }
     }
 
-    /// Writes all of `bytes` (retrying short writes and EINTR); a closed or failing descriptor
-    /// loses them rather than stopping the gateway.
+    /// Writes all of `bytes`; a closed or failing descriptor loses them rather than stopping the
+    /// gateway.
     static func write(_ bytes: [UInt8], to descriptor: Int32) {
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let written = Glibc.write(descriptor, raw.baseAddress! + offset, raw.count - offset)
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return
-                }
-            }
-        }
+        _ = DescriptorWriter.writeAll(bytes, to: descriptor)
     }
 }

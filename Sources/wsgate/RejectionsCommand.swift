@@ -2,7 +2,9 @@ import ArgumentParser
 import Foundation
 import GatewayConfig
 import GatewayHandshake
+import GatewayOperations
 import GatewayServer
+import GatewayText
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +17,7 @@ import Darwin
 /// rejections, across rotation.
 ///
 /// The reading, filtering and counting live in `RejectionLogReader`, `RejectionFilter`,
-/// `RejectionLogFollower` and `RejectionSummary` (GatewayServer); this command only turns options
+/// `RejectionLogFollower` and `RejectionSummary` (GatewayOperations); this command only turns options
 /// into those and prints.
 struct RejectionsCommand: AsyncParsableCommand {
     /// Command name and help.
@@ -148,13 +150,13 @@ struct RejectionsCommand: AsyncParsableCommand {
             filter.from = start
         }
         if let from {
-            guard let time = RejectionFilter.epochMilliseconds(from) else {
+            guard let time = RFC3339.epochMilliseconds(from) else {
                 throw ValidationError("--from \(from): give an RFC 3339 time (2026-11-25T15:30:00Z) or a date (2026-11-25)")
             }
             filter.from = time
         }
         if let to {
-            guard let time = RejectionFilter.epochMilliseconds(to) else {
+            guard let time = RFC3339.epochMilliseconds(to) else {
                 throw ValidationError("--to \(to): give an RFC 3339 time (2026-11-25T15:30:00Z) or a date (2026-11-25)")
             }
             filter.to = time
@@ -181,7 +183,7 @@ struct RejectionsCommand: AsyncParsableCommand {
         let output = StandardOutput()
         var problems = ProblemReport()
         let rotation: RejectionLogRotation = currentOnly || path == "-" ? .none : rotated ? .all : .latest
-        var files = RejectionLogReader.files(for: path, rotation: rotation)
+        var files = RejectionLogFile.files(for: path, rotation: rotation)
 
         if follow {
             if path == "-" || path.hasSuffix(".gz") { throw ValidationError("--follow needs the live log file, not standard input or a compressed file") }
@@ -192,7 +194,7 @@ struct RejectionsCommand: AsyncParsableCommand {
 
         let reader = RejectionLogReader()
         var counts = RejectionSummary()
-        var recent = RecentRecords(limit: limit)
+        var recent = RecentWindow<RejectionRecord>(capacity: limit)
         var lines = 0
         var matched = 0
         let opened = reader.read(files) { event in
@@ -215,7 +217,7 @@ struct RejectionsCommand: AsyncParsableCommand {
                 break
             }
         }
-        let last = recent.records
+        let last = recent.elements
         if !last.isEmpty, !json { output.write(Self.tableHeader) }
         for record in last { output.write(render(record)) }
         if summary {
@@ -233,7 +235,7 @@ struct RejectionsCommand: AsyncParsableCommand {
     /// Prints the older files and the live file's last lines, then every new matching line.
     private func runFollowing(path: String, olderFiles: [RejectionLogFile], filter: RejectionFilter,
                               output: StandardOutput, problems: inout ProblemReport) async throws {
-        var recent = RecentRecords(limit: limit ?? 10)
+        var recent = RecentWindow<RejectionRecord>(capacity: limit ?? 10)
         let reader = RejectionLogReader()
         reader.read(olderFiles) { event in
             switch event {
@@ -261,8 +263,8 @@ struct RejectionsCommand: AsyncParsableCommand {
                 live = true
                 // From here on every problem is news: show each, however many came before.
                 problems.unlimited = true
-                for record in recent.records { output.write(render(record)) }
-                recent = RecentRecords(limit: 0)
+                for record in recent.elements { output.write(render(record)) }
+                recent = RecentWindow<RejectionRecord>(capacity: 0)
                 output.flush()
             }
         }
@@ -335,44 +337,6 @@ struct RejectionsCommand: AsyncParsableCommand {
     }
 }
 
-/// `write(2)`, named apart from `StandardOutput.write`.
-private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-    write(fd, bytes, count)
-}
-
-/// The last N records seen, oldest first (a ring), or all of them when there is no limit.
-private struct RecentRecords {
-    /// How many to keep; nil keeps all.
-    let limit: Int?
-    private var ring: [RejectionRecord] = []
-    private var start = 0
-
-    /// An empty window of `limit` records (nil: unbounded).
-    init(limit: Int?) {
-        self.limit = limit
-    }
-
-    /// Keeps `record`, forgetting the oldest when full.
-    mutating func append(_ record: RejectionRecord) {
-        guard let limit else {
-            ring.append(record)
-            return
-        }
-        guard limit > 0 else { return }
-        if ring.count < limit {
-            ring.append(record)
-        } else {
-            ring[start] = record
-            start = (start + 1) % limit
-        }
-    }
-
-    /// The kept records, oldest first.
-    var records: [RejectionRecord] {
-        Array(ring[start...] + ring[..<start])
-    }
-}
-
 /// Problems on standard error: the first ones in full, then only counted, so a badly damaged file
 /// does not bury the output.
 private struct ProblemReport {
@@ -423,15 +387,9 @@ private final class StandardOutput {
 
     /// Writes out everything buffered; exits quietly when the reader has gone (EPIPE).
     func flush() {
-        var written = 0
-        while written < buffer.count {
-            let n = buffer.withUnsafeBytes { systemWrite(1, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                // The reader went away (`| head`): nothing more to say to anyone.
-                exit(errno == EPIPE ? 0 : 1)
-            }
-            written += n
+        if let failure = DescriptorWriter.writeAll(buffer, to: 1) {
+            // The reader went away (`| head`): nothing more to say to anyone.
+            exit(failure == EPIPE ? 0 : 1)
         }
         buffer.removeAll(keepingCapacity: true)
     }

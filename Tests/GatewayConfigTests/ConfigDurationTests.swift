@@ -6,12 +6,14 @@ struct ConfigDurationTests {
     @Test("spellings with units, bare seconds, decimals and signs", arguments: [
         ("500ms", Int64(500_000_000)), ("30s", 30_000_000_000), ("30", 30_000_000_000), ("5m", 300_000_000_000),
         ("1h", 3_600_000_000_000), ("1.5s", 1_500_000_000), ("0", 0), ("-1h", -3_600_000_000_000), (" 2 s ", 2_000_000_000),
+        // The grammar `wsgate rejections --since` always had (DurationText, one for both).
+        ("1d", 86_400_000_000_000), ("5sec", 5_000_000_000), ("1h30m", 5_400_000_000_000), ("1ms", 1_000_000),
     ])
     func parses(_ spelling: String, _ nanoseconds: Int64) {
         #expect(ConfigDuration(spelling)?.nanoseconds == nanoseconds)
     }
 
-    @Test("nonsense is refused", arguments: ["", "s", "5 minutes", "1d", "1.s", ".5s", "1..5s", "5sec", "abc", "1e3s", "99999999999h"])
+    @Test("nonsense is refused", arguments: ["", "s", "5 minutes", "1y", "1.s", ".5s", "1..5s", "5parsecs", "abc", "1e3s", "99999999999h", "1h30"])
     func refuses(_ spelling: String) {
         #expect(ConfigDuration(spelling) == nil)
     }
@@ -19,6 +21,7 @@ struct ConfigDurationTests {
     @Test("the description is the shortest exact spelling")
     func description() {
         #expect(ConfigDuration("3600s")?.description == "1h")
+        #expect(ConfigDuration("24h")?.description == "1d")
         #expect(ConfigDuration("90s")?.description == "90s")
         #expect(ConfigDuration("250ms")?.description == "250ms")
         #expect(ConfigDuration("-2m")?.description == "-2m")

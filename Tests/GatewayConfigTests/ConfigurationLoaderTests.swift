@@ -168,6 +168,17 @@ struct ConfigurationLoaderTests {
         #expect(config.limits.drainDelay == .zero && config.limits.drainSpread == .zero)
     }
 
+    @Test("idle_timeout: 1d and 1h30m, the spellings `wsgate rejections --since` takes, load exactly")
+    func durationsInDays() throws {
+        let days = try ConfigFixture().load(minimalYAML("""
+            limits:
+              idle_timeout: 1d
+              drain_timeout: 1h30m
+            """))
+        #expect(days.limits.idleTimeout == .hours(24))
+        #expect(days.limits.drainTimeout == .minutes(90))
+    }
+
     @Test("drain_delay and drain_spread: read, and allowed up to just under drain_timeout")
     func drainDelayAndSpread() throws {
         let config = try ConfigFixture().load(minimalYAML("""

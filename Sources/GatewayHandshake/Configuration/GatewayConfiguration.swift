@@ -1,4 +1,5 @@
 import GatewayAuth
+import GatewayText
 import NIOCore
 
 /// The whole runtime configuration of one gateway: an immutable, validated snapshot.
@@ -121,7 +122,7 @@ public struct SocketEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// `host:port`, with brackets around IPv6 literals.
     public var description: String {
-        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        HostPort.text(host: host, port: port)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayText
 
 /// A `postgres://user:password@host:port/database?sslmode=…` URL, checked without connecting.
 /// Its `description` never shows the password.
@@ -62,7 +63,7 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
 
     /// `postgres://user@host:port/db` (no password).
     public var description: String {
-        "postgres://\(user)@\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database ?? "")"
+        "postgres://\(user)@\(HostPort.text(host: host, port: port))/\(database ?? "")"
     }
 }
 

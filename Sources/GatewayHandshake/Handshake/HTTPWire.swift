@@ -1,3 +1,4 @@
+import GatewayText
 import NIOCore
 import NIOHTTP1
 
@@ -57,9 +58,7 @@ extension HTTPWire {
     static func isToken(_ text: String) -> Bool { HTTPToken.isValid(text) }
 
     /// A field value of visible characters, spaces, tabs and non-ASCII bytes (RFC 9110 §5.5).
-    static func isSafeValue(_ text: String) -> Bool {
-        text.utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
-    }
+    static func isSafeValue(_ text: String) -> Bool { HeaderFieldValue.isSafe(text) }
 
     /// A request target without spaces or controls.
     static func isSafeTarget(_ text: String) -> Bool {

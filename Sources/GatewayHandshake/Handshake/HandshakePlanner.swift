@@ -412,7 +412,7 @@ package struct HandshakePlanner {
 
     /// Header values may not carry CR, LF, NUL or other controls (no header injection via claims).
     static func isSafeHeaderValue(_ value: String) -> Bool {
-        value.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7f || $0 == 0x09 }
+        HTTPWire.isSafeValue(value)
     }
 }
 

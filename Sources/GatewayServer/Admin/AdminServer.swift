@@ -1,6 +1,7 @@
 import Foundation
 import GatewayAuth
 import GatewayHandshake
+import GatewayText
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -215,7 +216,7 @@ final class AdminHandler: ChannelInboundHandler {
                     return AdminHandler.unavailable(error)
                 }
                 var text = "{\"revocation\":\(outcome.revocation.jsonObject),\"closed\":\(outcome.closed)"
-                if let problem = outcome.saveProblem { text += ",\"warning\":\(RejectionRecord.quote("not saved: " + problem))" }
+                if let problem = outcome.saveProblem { text += ",\"warning\":\(JSONText.quoted("not saved: " + problem))" }
                 return (.ok, text + "}")
             }
         case (.GET, "/revocations"):
@@ -242,7 +243,7 @@ final class AdminHandler: ChannelInboundHandler {
                     return (.notFound, "{\"error\":\"no such revocation\",\"field\":\"id\"}")
                 }
                 var text = "{\"lifted\":\(revocation.jsonObject)"
-                if let problem { text += ",\"warning\":\(RejectionRecord.quote("not saved: " + problem))" }
+                if let problem { text += ",\"warning\":\(JSONText.quoted("not saved: " + problem))" }
                 return (.ok, text + "}")
             }
         case (.POST, "/reload"):
@@ -252,7 +253,7 @@ final class AdminHandler: ChannelInboundHandler {
             }
             answerLater(context: context) {
                 if let problems = await reload() {
-                    return (.unprocessableEntity, "{\"status\":\"refused\",\"problems\":\(RejectionRecord.quote(problems))}")
+                    return (.unprocessableEntity, "{\"status\":\"refused\",\"problems\":\(JSONText.quoted(problems))}")
                 }
                 return (.ok, "{\"status\":\"reloaded\"}")
             }
@@ -277,7 +278,7 @@ final class AdminHandler: ChannelInboundHandler {
     /// 503 `{"error":"cluster unavailable: …"}`: PostgreSQL cannot take the change now, so nothing
     /// was changed (an instance must not hold a revocation the others never hear of).
     static func unavailable(_ error: ClusterUnavailable) -> (HTTPResponseStatus, String) {
-        (.serviceUnavailable, "{\"error\":\(RejectionRecord.quote(error.description))}")
+        (.serviceUnavailable, "{\"error\":\(JSONText.quoted(error.description))}")
     }
 
     /// Runs `work` off the event loop (it may touch the disk or wait), then answers on the loop.

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GatewayAuth
+import GatewayText
 import NIOCore
 import NIOHTTP1
 
@@ -12,7 +13,7 @@ extension Gateway {
         guard let address = adminAddress, let port = address.port else { return nil }
         var host = address.ipAddress ?? "127.0.0.1"
         if host == "0.0.0.0" || host == "::" { host = Gateway.addressOfThisHost() ?? ProcessInfo.processInfo.hostName }
-        return host.contains(":") ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
+        return "http://" + HostPort.text(host: host, port: port)
     }
 
     /// The first non-loopback address the host name resolves to (on Kubernetes, the pod's
@@ -99,7 +100,7 @@ extension Gateway {
         }
         items.sort { ($0.openedAt, $0.id) < ($1.openedAt, $1.id) }
         let listed = items.prefix(query.limit).map(\.text)
-        let names = unreachable.sorted().map(RejectionRecord.quote)
+        let names = unreachable.sorted().map(JSONText.quoted)
         return "{\"count\":\(count),\"sessions\":[" + listed.joined(separator: ",") + "],\"unreachable\":[" + names.joined(separator: ",") + "]}"
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAuth
+import GatewayText
 import NIOCore
 
 /// The data behind the admin dashboard (`GET /api/stats`, `/api/keys`, `/api/config`): compact
@@ -58,11 +59,11 @@ extension Gateway {
             out.add("upstreams", raw: Gateway.strings(route.upstreams.map { Gateway.redacted(url: $0.description) }))
             out.add("auth", route.auth.rawValue)
             out.add("require_claims", raw: "{" + route.requirements.claims.map {
-                RejectionRecord.quote($0.path) + ":[" + $0.allowed.map(\.jsonText).joined(separator: ",") + "]"
+                JSONText.quoted($0.path) + ":[" + $0.allowed.map(\.jsonText).joined(separator: ",") + "]"
             }.joined(separator: ",") + "}")
             out.add("require_scopes", raw: Gateway.strings(route.requirements.scopes))
             out.add("claims_to_headers", raw: "{" + route.claimsToHeaders.map {
-                RejectionRecord.quote($0.claim) + ":" + RejectionRecord.quote($0.header)
+                JSONText.quoted($0.claim) + ":" + JSONText.quoted($0.header)
             }.joined(separator: ",") + "}")
             out.add("forward_payload_header", route.forwardPayloadHeader)
             out.add("forward_token", raw: route.forwardToken ? "true" : "false")
@@ -121,7 +122,7 @@ extension Gateway {
     }
 
     private static func strings(_ values: [String]) -> String {
-        "[" + values.map(RejectionRecord.quote).joined(separator: ",") + "]"
+        "[" + values.map(JSONText.quoted).joined(separator: ",") + "]"
     }
 
     /// Unix seconds with millisecond precision (`1764084601.123`), or whole when exact.

@@ -1,3 +1,4 @@
+import GatewayText
 import NIOConcurrencyHelpers
 
 /// The last 15 minutes of traffic at 1-second resolution, for the dashboard (`GET /api/stats`).
@@ -78,6 +79,6 @@ final class TrafficSeries: Sendable {
     }
 
     private static func object(_ series: [String: [Int]]) -> String {
-        "{" + series.sorted { $0.key < $1.key }.map { RejectionRecord.quote($0.key) + ":" + array($0.value) }.joined(separator: ",") + "}"
+        "{" + series.sorted { $0.key < $1.key }.map { JSONText.quoted($0.key) + ":" + array($0.value) }.joined(separator: ",") + "}"
     }
 }

@@ -16,14 +16,12 @@ public final class RejectionLog: Sendable {
         var pending = 0
         var dropped = 0
         var warned = false
-        var recent: [RejectionRecord] = []
-        var recentStart = 0
+        var recent: RecentWindow<RejectionRecord>
     }
 
     private let destination: RejectionLogConfiguration.Destination
     private let queue = DispatchQueue(label: "wsgate.rejection-log")
-    private let state = NIOLockedValueBox(State())
-    private let recentCapacity: Int
+    private let state: NIOLockedValueBox<State>
     private let maxPending = 10_000
     /// Called once (on the log's queue) when lines start being dropped; for the gateway's own log.
     private let onTrouble: @Sendable (String) -> Void
@@ -35,7 +33,7 @@ public final class RejectionLog: Sendable {
         onTrouble: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.destination = destination
-        self.recentCapacity = max(1, recentCapacity)
+        self.state = NIOLockedValueBox(State(recent: RecentWindow(capacity: max(1, recentCapacity))))
         self.onTrouble = onTrouble
         reopen()
     }
@@ -68,21 +66,13 @@ public final class RejectionLog: Sendable {
 
     /// The most recent records, oldest first, at most `limit`.
     public func recent(limit: Int) -> [RejectionRecord] {
-        state.withLockedValue { s in
-            let ordered = Array(s.recent[s.recentStart...] + s.recent[..<s.recentStart])
-            return Array(ordered.suffix(max(0, limit)))
-        }
+        state.withLockedValue { $0.recent.newest(limit) }
     }
 
     /// Records one rejection: the ring now, the file soon.
     public func record(_ record: RejectionRecord) {
         let accept = state.withLockedValue { s -> Bool in
-            if s.recent.count < recentCapacity {
-                s.recent.append(record)
-            } else {
-                s.recent[s.recentStart] = record
-                s.recentStart = (s.recentStart + 1) % recentCapacity
-            }
+            s.recent.append(record)
             if case .disabled = destination { return false }
             if s.pending >= maxPending {
                 s.dropped += 1
@@ -101,22 +91,9 @@ public final class RejectionLog: Sendable {
             case .file: fd = state.withLockedValue { $0.fd }
             case .disabled: return
             }
-            var ok = fd >= 0
-            if ok {
-                ok = line.utf8CString.withUnsafeBufferPointer { buffer in
-                    let count = buffer.count - 1
-                    var written = 0
-                    while written < count {
-                        let n = write(fd, buffer.baseAddress! + written, count - written)
-                        if n < 0 {
-                            if errno == EINTR { continue }
-                            return false
-                        }
-                        written += n
-                    }
-                    return true
-                }
-            }
+            // No descriptor (the file could not be opened) counts as a failed write.
+            let failure = fd >= 0 ? DescriptorWriter.writeAll(Array(line.utf8), to: fd) : EBADF
+            let ok = failure == nil
             let warn = state.withLockedValue { s -> Bool in
                 s.pending -= 1
                 guard !ok else { return false }
@@ -126,7 +103,7 @@ public final class RejectionLog: Sendable {
                 return !s.warned
             }
             if warn {
-                onTrouble("rejection log is not writable (\(String(cString: strerror(errno)))); dropping lines and counting them")
+                onTrouble("rejection log is not writable (\(String(cString: strerror(failure ?? 0)))); dropping lines and counting them")
             }
         }
     }

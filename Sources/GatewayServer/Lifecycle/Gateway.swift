@@ -1,6 +1,7 @@
 import Foundation
 import GatewayAuth
 import GatewayHandshake
+import GatewayText
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -314,7 +315,7 @@ public final class Gateway: Sendable {
     public static func display(_ address: SocketAddress) -> String {
         let ip = address.ipAddress ?? "?"
         let port = address.port ?? 0
-        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+        return HostPort.text(host: ip, port: port)
     }
 
     /// Installs freshly fetched keys of the remote key set at `url` for new handshakes.

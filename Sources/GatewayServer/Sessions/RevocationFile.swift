@@ -58,18 +58,7 @@ struct RevocationFile: Sendable {
         guard fd >= 0 else {
             throw RevocationFileError(description: "\(temporary): cannot be written (\(String(cString: strerror(errno))))")
         }
-        let bytes = Array(text.utf8)
-        var written = 0
-        var failure: Int32 = 0
-        while written < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = errno
-                break
-            }
-            written += n
-        }
+        var failure = DescriptorWriter.writeAll(Array(text.utf8), to: fd) ?? 0
         if failure == 0, fsync(fd) != 0 { failure = errno }
         close(fd)
         guard failure == 0, rename(temporary, path) == 0 else {

@@ -1,5 +1,7 @@
 import Foundation
-@testable import GatewayServer
+@testable import GatewayOperations
+import GatewayHandshake
+import GatewayText
 import Testing
 
 /// The rejection log's reading side (`wsgate rejections`): the line parser against the writer,
@@ -184,44 +186,29 @@ import Testing
 
     // MARK: Times
 
-    @Test("RFC 3339 times as the writer and operators spell them")
+    @Test("the writer's stamps read back to the same millisecond")
     func times() {
-        #expect(RejectionFilter.epochMilliseconds("1970-01-01T00:00:00Z") == 0)
-        #expect(RejectionFilter.epochMilliseconds("2026-11-25T00:00:00.000Z") == Self.base)
-        #expect(RejectionFilter.epochMilliseconds("2026-11-25") == Self.base)
-        #expect(RejectionFilter.epochMilliseconds("2026-11-25T15:30:01.123Z") == Self.base + 55_801_123)
-        #expect(RejectionFilter.epochMilliseconds("2026-11-25 15:30:01.123456Z") == Self.base + 55_801_123)
-        #expect(RejectionFilter.epochMilliseconds("2026-11-25T15:30:01.5Z") == Self.base + 55_801_500)
-        #expect(RejectionFilter.epochMilliseconds("2026-11-25T16:30:01.123+01:00") == Self.base + 55_801_123)
-        #expect(RejectionFilter.epochMilliseconds("2026-11-25T10:00:01.123-0530") == Self.base + 55_801_123)
-        #expect(RejectionFilter.epochMilliseconds("2026-11-25T15:30") == Self.base + 55_800_000)
-        #expect(RejectionFilter.epochMilliseconds("2024-02-29T12:00:00Z") == 1_709_208_000_000)
-        for bad in ["", "yesterday", "2026-13-01", "2026-11-25T25:00Z", "2026-11-25T15:30:01.Z", "2026-11-25Tx", "2026-11-25T15:30:01Zjunk"] {
-            #expect(RejectionFilter.epochMilliseconds(bad) == nil, "\(bad)")
-        }
-        // Whatever the writer stamps reads back to the same millisecond.
+        // RFC3339Tests holds the grammar's table; this pins the writer and the filter together.
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<1000 {
             let millis = Int64.random(in: 0..<4_102_444_800_000, using: &generator)
             let text = RejectionRecord.timestamp(Date(timeIntervalSince1970: Double(millis) / 1000))
-            let back = RejectionFilter.epochMilliseconds(text)
+            let back = RFC3339.epochMilliseconds(text)
             #expect(back.map { abs($0 - millis) <= 1 } == true, "\(text) \(millis)")
         }
     }
 
-    @Test("spans for --since")
-    func spans() {
-        #expect(RejectionFilter.seconds(inSpan: "10m") == 600)
-        #expect(RejectionFilter.seconds(inSpan: "1h30m") == 5400)
-        #expect(RejectionFilter.seconds(inSpan: "2d") == 172_800)
-        #expect(RejectionFilter.seconds(inSpan: "500ms") == 0.5)
-        #expect(RejectionFilter.seconds(inSpan: "90") == 90)
-        #expect(RejectionFilter.seconds(inSpan: "10 parsecs") == nil)
-        #expect(RejectionFilter.seconds(inSpan: "m") == nil)
-        let now = Date(timeIntervalSince1970: Double(Self.base) / 1000 + 3600)
-        #expect(RejectionFilter.start(since: "10m", now: now) == Self.base + 3_000_000)
+    @Test("--since: a span back from now (DurationText's grammar, 1d included) or an RFC 3339 time")
+    func since() {
+        let now = Date(timeIntervalSince1970: Double(Self.base) / 1000 + 86_400)
+        #expect(RejectionFilter.start(since: "10m", now: now) == Self.base + 86_400_000 - 600_000)
+        #expect(RejectionFilter.start(since: "1d", now: now) == Self.base)
+        #expect(RejectionFilter.start(since: "1h30m", now: now) == Self.base + 86_400_000 - 5_400_000)
+        #expect(RejectionFilter.start(since: "500ms", now: now) == Self.base + 86_400_000 - 500)
         #expect(RejectionFilter.start(since: "2026-11-25T00:30:00Z", now: now) == Self.base + 1_800_000)
+        #expect(RejectionFilter.start(since: "-1h", now: now) == nil)
         #expect(RejectionFilter.start(since: "soon", now: now) == nil)
+        #expect(RejectionFilter.start(since: "10 parsecs", now: now) == nil)
     }
 
     // MARK: Filters
@@ -252,8 +239,8 @@ import Testing
         filter.from = RejectionFilter.start(since: "10m", now: now)
         #expect(Self.minutes(filter) == Array(50..<60))
         filter = RejectionFilter()
-        filter.from = RejectionFilter.epochMilliseconds("2026-11-25T00:15:00Z")
-        filter.to = RejectionFilter.epochMilliseconds("2026-11-25T00:20:00Z")
+        filter.from = RFC3339.epochMilliseconds("2026-11-25T00:15:00Z")
+        filter.to = RFC3339.epochMilliseconds("2026-11-25T00:20:00Z")
         #expect(Self.minutes(filter) == Array(15..<20))
         filter.from = nil
         #expect(Self.minutes(filter) == Array(0..<20))
@@ -328,7 +315,7 @@ import Testing
             }
             try Self.write(Self.lines(records), to: path)
             var summary = RejectionSummary()
-            let (read, problems) = Self.readAll(RejectionLogReader.files(for: path))
+            let (read, problems) = Self.readAll(RejectionLogFile.files(for: path))
             #expect(problems.isEmpty)
             for record in read { summary.add(record) }
 
@@ -445,23 +432,23 @@ import Testing
             try Self.write("unrelated\n", to: directory + "/rejections.jsonl.bak")
             try Self.write("unrelated\n", to: directory + "/other.jsonl.1")
 
-            let all = RejectionLogReader.files(for: path, rotation: .all)
+            let all = RejectionLogFile.files(for: path, rotation: .all)
             #expect(all.map(\.path) == [path + ".3.gz", path + ".2.gz", path + ".1", path])
             #expect(all.map(\.isCompressed) == [true, true, false, false])
             let read = Self.readAll(all)
             #expect(read.problems.isEmpty)
             #expect(read.records == records)
 
-            #expect(RejectionLogReader.files(for: path).map(\.path) == [path + ".1", path])
-            #expect(Self.readAll(RejectionLogReader.files(for: path)).records == Array(records[20...]))
-            #expect(RejectionLogReader.files(for: path, rotation: .none).map(\.path) == [path])
+            #expect(RejectionLogFile.files(for: path).map(\.path) == [path + ".1", path])
+            #expect(Self.readAll(RejectionLogFile.files(for: path)).records == Array(records[20...]))
+            #expect(RejectionLogFile.files(for: path, rotation: .none).map(\.path) == [path])
             // Naming one compressed file reads just that one, decompressed.
-            #expect(RejectionLogReader.files(for: path + ".2.gz") == [RejectionLogFile(path: path + ".2.gz", isCompressed: true)])
-            #expect(Self.readAll(RejectionLogReader.files(for: path + ".2.gz")).records == Array(records[10..<20]))
+            #expect(RejectionLogFile.files(for: path + ".2.gz") == [RejectionLogFile(path: path + ".2.gz", isCompressed: true)])
+            #expect(Self.readAll(RejectionLogFile.files(for: path + ".2.gz")).records == Array(records[10..<20]))
 
             // While logrotate compresses .1 both exist for a moment; the plain one is complete.
             try Self.write(Self.lines(Array(records[20..<25])), to: path + ".1.gz")
-            #expect(RejectionLogReader.files(for: path, rotation: .latest).map(\.path) == [path + ".1", path])
+            #expect(RejectionLogFile.files(for: path, rotation: .latest).map(\.path) == [path + ".1", path])
         }
     }
 
@@ -474,17 +461,100 @@ import Testing
             try Self.write(Self.lines(Array(records[1000..<2000])), to: path + "-20261124")
             try Self.write(Self.lines(Array(records[2000...])), to: path)
             try Self.gzip(path + "-20261123")
-            let files = RejectionLogReader.files(for: path, rotation: .all)
+            let files = RejectionLogFile.files(for: path, rotation: .all)
             #expect(files.map(\.path) == [path + "-20261123.gz", path + "-20261124", path])
             #expect(Self.readAll(files).records == records)
 
-            // Cut the compressed file in half: gzip reports it; what came before is kept.
+            // Cut the compressed file in half: reported; what came before is kept.
             let gz = try Data(contentsOf: URL(fileURLWithPath: path + "-20261123.gz"))
             try gz.prefix(gz.count / 2).write(to: URL(fileURLWithPath: path + "-20261123.gz"))
             let (read, problems) = Self.readAll([RejectionLogFile(path: path + "-20261123.gz")])
             #expect(!read.isEmpty && read.count < 1000)
             #expect(read == Array(records[0..<read.count]))
-            #expect(problems.contains { $0.line == nil && $0.message.contains("gzip -dc exited") })
+            #expect(problems.last == RejectionLogProblem(
+                file: path + "-20261123.gz", line: nil,
+                message: "truncated gzip data (the file ends inside the compressed stream); lines before the damage were read"))
+        }
+    }
+
+    /// Writes `text` to `path` gzip-compressed by Python's gzip module (a compressor we did not
+    /// write), `members` gzip members one after another (RFC 1952 §2.2), as `cat a.gz b.gz` makes.
+    static func pythonGzip(_ text: String, to path: String, members: Int = 1) throws {
+        let plain = path + ".plain"
+        try write(text, to: plain)
+        defer { try? FileManager.default.removeItem(atPath: plain) }
+        let script = """
+            import gzip, sys
+            data = open(sys.argv[1], 'rb').read()
+            n = int(sys.argv[3])
+            cut = [len(data) * i // n for i in range(n + 1)]
+            with open(sys.argv[2], 'wb') as out:
+                for i in range(n):
+                    out.write(gzip.compress(data[cut[i]:cut[i + 1]]))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, plain, path, String(members)]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+    }
+
+    /// Records big enough that the compressed file spans several read chunks and the output
+    /// several buffers (about 6 MiB of lines).
+    static let manyRecords = (0..<40_000).map { Self.record(at: Int64($0), detail: "#\($0) " + String(repeating: "é", count: $0 % 90)) }
+
+    @Test("a .gz from Python's gzip module reads exactly, one member or three concatenated", arguments: [1, 3])
+    func pythonGzipReads(members: Int) async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/rejections.jsonl.1.gz"
+            try Self.pythonGzip(Self.lines(Self.manyRecords), to: path, members: members)
+            let (records, problems) = Self.readAll([RejectionLogFile(path: path)])
+            #expect(problems == [])
+            #expect(records.count == Self.manyRecords.count)
+            #expect(records == Self.manyRecords)
+        }
+    }
+
+    @Test("a truncated or corrupt .gz: its lines before the damage, one problem naming it, the other files whole",
+          arguments: ["truncated", "corrupt", "empty"])
+    func damagedGzipLosesNothingElse(damage: String) async throws {
+        try await Self.withDirectory { directory in
+            let path = directory + "/rejections.jsonl"
+            let older = Array(Self.manyRecords[0..<20_000])
+            let newer = Array(Self.manyRecords[20_000...])
+            try Self.pythonGzip(Self.lines(older), to: path + ".2.gz")
+            try Self.write(Self.lines(Array(newer[0..<10_000])), to: path + ".1")
+            try Self.write(Self.lines(Array(newer[10_000...])), to: path)
+            var gz = try Data(contentsOf: URL(fileURLWithPath: path + ".2.gz"))
+            switch damage {
+            case "truncated": gz = gz.prefix(gz.count * 2 / 3)
+            case "corrupt":
+                // Bytes in the middle of the deflate stream overwritten: zlib (or, at the latest,
+                // the CRC-32 in the trailer) refuses the block.
+                for offset in (gz.count / 2)..<(gz.count / 2 + 64) { gz[offset] ^= 0xA5 }
+            default: gz = Data()
+            }
+            try gz.write(to: URL(fileURLWithPath: path + ".2.gz"))
+            let files = RejectionLogFile.files(for: path, rotation: .all)
+            #expect(files.map(\.path) == [path + ".2.gz", path + ".1", path])
+            let (records, problems) = Self.readAll(files)
+            // The damaged file's lines come first: up to a cut, exactly its first lines. A corrupt
+            // stream is only known to be corrupt when zlib meets an impossible code or, at the
+            // latest, the CRC-32 at its end (RFC 1952 §2.3), so what it inflated before that is
+            // delivered as `gzip -dc` would print it (its lines may be altered); the problem line
+            // says so. Then every line of the other files.
+            let fromDamaged = records.count - newer.count
+            #expect(fromDamaged >= 0 && fromDamaged < older.count)
+            if damage == "truncated" { #expect(Array(records[..<fromDamaged]) == Array(older[..<fromDamaged])) }
+            #expect(Array(records[max(0, fromDamaged)...]) == newer)
+            if damage == "empty" { #expect(fromDamaged == 0) } else { #expect(fromDamaged > 1000) }
+            // Every problem is in the damaged file; the last one says what happened to it.
+            #expect(problems.allSatisfy { $0.file == path + ".2.gz" })
+            let expected = damage == "corrupt"
+                ? "corrupt gzip data; lines before the damage were read"
+                : "truncated gzip data (the file ends inside the compressed stream); lines before the damage were read"
+            #expect(problems.last == RejectionLogProblem(file: path + ".2.gz", line: nil, message: expected))
         }
     }
 

@@ -1,4 +1,6 @@
 import Foundation
+import GatewayHandshake
+import GatewayText
 
 /// Counts over rejection records, for `wsgate rejections --summary`: by reason, status and route,
 /// the busiest clients and subjects, and when the first and last were seen.
@@ -38,11 +40,11 @@ public struct RejectionSummary: Sendable, Equatable {
         byStatus[record.status, default: 0] += 1
         byRoute[record.route ?? "-", default: 0] += 1
         if let client = record.client {
-            let host = RejectionFilter.host(of: client)
+            let host = HostPort.host(of: client)
             byClient[host.utf8.count == client.utf8.count ? client : String(host), default: 0] += 1
         }
         if let sub = record.sub { bySubject[sub, default: 0] += 1 }
-        if let time = RejectionFilter.epochMilliseconds(record.time) {
+        if let time = RFC3339.epochMilliseconds(record.time) {
             if time < firstMilliseconds {
                 firstMilliseconds = time
                 firstSeen = record.time
@@ -91,14 +93,14 @@ public struct RejectionSummary: Sendable, Equatable {
     /// The same report as one JSON object (counts as objects, top lists as arrays in rank order).
     public func json(top: Int = 10) -> String {
         func counts(_ rows: [(String, Int)]) -> String {
-            "{" + rows.map { "\(RejectionRecord.quote($0.0)):\($0.1)" }.joined(separator: ",") + "}"
+            "{" + rows.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}"
         }
         func list(_ name: String, _ rows: [(key: String, count: Int)]) -> String {
-            "[" + rows.map { "{\"\(name)\":\(RejectionRecord.quote($0.key)),\"count\":\($0.count)}" }.joined(separator: ",") + "]"
+            "[" + rows.map { "{\"\(name)\":\(JSONText.quoted($0.key)),\"count\":\($0.count)}" }.joined(separator: ",") + "]"
         }
         var out = "{\"total\":\(total)"
-        out += ",\"first_seen\":" + (firstSeen.map(RejectionRecord.quote) ?? "null")
-        out += ",\"last_seen\":" + (lastSeen.map(RejectionRecord.quote) ?? "null")
+        out += ",\"first_seen\":" + (firstSeen.map(JSONText.quoted) ?? "null")
+        out += ",\"last_seen\":" + (lastSeen.map(JSONText.quoted) ?? "null")
         out += ",\"by_reason\":" + counts(Self.ranked(byReason).map { ($0.key, $0.count) })
         out += ",\"by_status\":" + counts(Self.ranked(byStatus).map { (String($0.key), $0.count) })
         out += ",\"by_route\":" + counts(Self.ranked(byRoute).map { ($0.key, $0.count) })

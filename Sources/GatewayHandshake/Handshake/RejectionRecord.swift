@@ -1,10 +1,14 @@
 import Foundation
 import GatewayAuth
-import GatewayHandshake
+import GatewayText
 
 /// One line of the rejection log (JSON). The gateway writes it and `wsgate rejections` reads it,
 /// through this one type.
 public struct RejectionRecord: Codable, Sendable, Equatable {
+    /// The JSON keys, spelled once in `RejectionField` for this writer and the log reader; the
+    /// property names are the cases' names.
+    public typealias CodingKeys = RejectionField
+
     /// RFC 3339 UTC time with milliseconds.
     public var time: String
     public var status: Int
@@ -56,44 +60,45 @@ public struct RejectionRecord: Codable, Sendable, Equatable {
         )
     }
 
-    /// One JSON line (no trailing newline), keys in a fixed order for people reading the file.
+    /// One JSON line (no trailing newline), keys in `RejectionField`'s order, fixed for people
+    /// reading the file; absent values are left out.
     public func jsonLine() -> String {
-        var out = "{\"time\":\(RejectionRecord.quote(time)),\"status\":\(status),\"reason\":\(RejectionRecord.quote(reason))"
-        func add(_ key: String, _ value: String?) {
-            if let value { out += ",\"\(key)\":\(RejectionRecord.quote(value))" }
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        out.append(UInt8(ascii: "{"))
+        for field in RejectionField.allCases {
+            let text: String?
+            switch field {
+            case .time: text = time
+            case .status:
+                // The one number: written bare.
+                out.append(contentsOf: ",\"\(field.rawValue)\":\(status)".utf8)
+                continue
+            case .reason: text = reason
+            case .route: text = route
+            case .path: text = path
+            case .client: text = client
+            case .detail: text = detail
+            case .kid: text = kid
+            case .iss: text = iss
+            case .sub: text = sub
+            case .token_fp: text = token_fp
+            case .request_id: text = request_id
+            }
+            guard let text else { continue }
+            if field != .time { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: field.rawValue.utf8)
+            out.append(contentsOf: "\":".utf8)
+            JSONText.appendQuoted(text, to: &out)
         }
-        add("route", route)
-        add("path", path)
-        add("client", client)
-        add("detail", detail)
-        add("kid", kid)
-        add("iss", iss)
-        add("sub", sub)
-        add("token_fp", token_fp)
-        add("request_id", request_id)
-        return out + "}"
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// `2026-11-25T15:30:01.123Z`.
+    /// `2026-11-25T15:30:01.123Z`: RFC 3339 in UTC, to the nearest millisecond.
     public static func timestamp(_ date: Date) -> String {
         // Whole milliseconds first (nearest): subtracting or truncating doubles turns .017 into .016.
-        let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        var seconds = time_t(totalMillis >= 0 ? totalMillis / 1000 : (totalMillis - 999) / 1000)
-        let millis = Int(totalMillis - Int64(seconds) * 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ v: Int32, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
-    }
-
-    /// A JSON string literal; control characters escaped so a line stays one line.
-    static func quote(_ text: String) -> String {
-        // Most values need no escaping at all: copy them whole.
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != 0x22 && $0 != 0x5c }) { return "\"" + text + "\"" }
-        return JSONValue.string(text).jsonText
+        RFC3339.string(epochMilliseconds: Int64((date.timeIntervalSince1970 * 1000).rounded()))
     }
 }
