@@ -204,6 +204,9 @@ class Gateway:
         if not binary.exists():
             raise RuntimeError(f"wsgate binary not found at {binary} (build it with `swift build`, or pass "
                                f"--wsgate PATH / WSGATE_BIN)")
+        # Every gateway keeps its revocations in its own folder unless the test names one: the
+        # default (/var/lib/wsgate) would carry one test's revocations into every later run.
+        config.setdefault("state_dir", str(work / f"{name}-state"))
         self.config = config
         self.config_path = work / f"{name}.yaml"
         # JSON is valid YAML 1.2 flow style, so the config needs no YAML emitter.
