@@ -339,7 +339,8 @@ public final class JWKSRefresher: Sendable {
             maximum: .init(set.maximumRefreshInterval), lastFetch: currentInstant(), dueNow: entry.fetchNow
         )
         var lastBody: [UInt8]? = nil
-        gateway.updateKeySetStatus(url: url) { $0.nextFetch = wallTime(of: schedule.next) }
+        let firstFetch = wallTime(of: schedule.next)
+        gateway.updateKeySetStatus(url: url) { $0.nextFetch = firstFetch }
         while true {
             // While an early fetch is already scheduled, further notices change nothing: they
             // stay pending and are cleared when that fetch begins.
