@@ -1,23 +1,24 @@
-/// Why a token was refused; raw values are PRODUCT.md's reason codes.
-public enum TokenFailure: String, Sendable, CaseIterable {
+/// Why a token was refused. The reason codes of PRODUCT.md are spelled once, in GatewayServer's
+/// `Rejection`, which maps every case here onto one of its own (`Rejection.init(_:)`).
+public enum TokenFailure: Sendable, Hashable, CaseIterable {
     /// Not a well-formed compact JWS with JSON header and claims, or over the size bound.
-    case malformed = "token_malformed"
+    case malformed
     /// `none`, an unsupported `alg`, or an `alg` the selected key is not bound to (RFC 8725 §3.1).
-    case algorithmNotAllowed = "algorithm_not_allowed"
+    case algorithmNotAllowed
     /// The token names a `kid` no configured key has.
-    case unknownKey = "unknown_key"
+    case unknownKey
     /// No candidate key verifies the signature.
-    case signatureInvalid = "signature_invalid"
+    case signatureInvalid
     /// `exp` has passed, beyond the leeway (RFC 7519 §4.1.4).
-    case expired = "token_expired"
+    case expired
     /// `nbf` is still ahead, beyond the leeway (RFC 7519 §4.1.5).
-    case notYetValid = "token_not_yet_valid"
+    case notYetValid
     /// `iss` is missing or not one of the configured issuers (RFC 7519 §4.1.1).
-    case issuerMismatch = "issuer_mismatch"
+    case issuerMismatch
     /// `aud` is missing or names none of the configured audiences (RFC 7519 §4.1.3).
-    case audienceMismatch = "audience_mismatch"
+    case audienceMismatch
     /// The route's required claims or scopes are not met.
-    case claimForbidden = "claim_forbidden"
+    case claimForbidden
 }
 
 /// A refusal with what is known about the token (never the token itself, never a secret).
@@ -40,6 +41,6 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
     public init(_ reason: TokenFailure, _ detail: String, kid: String? = nil, issuer: String? = nil, subject: String? = nil) {
         self.reason = reason; self.detail = detail; self.kid = kid; self.issuer = issuer; self.subject = subject
     }
-    /// `reason_code: detail`.
-    public var description: String { "\(reason.rawValue): \(detail)" }
+    /// `failure: detail` (the failure's Swift name; operators see `Rejection`'s reason code).
+    public var description: String { "\(reason): \(detail)" }
 }

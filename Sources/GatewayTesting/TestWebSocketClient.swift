@@ -76,15 +76,24 @@ public final class TestWebSocketClient {
                     )
                 }
             }
-            .connect(host: host, port: port).get()
-        // The response decoder must see a request head; the raw bytes are what goes out.
-        // With the upgrade headers, so the decoder stops parsing at a 101 and hands frames over.
-        let observed = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["Connection": "Upgrade", "Upgrade": "websocket"])
-        try await channel.writeAndFlush(HTTPClientRequestPart.head(observed))
-        try await channel.eventLoop.flatSubmit {
-            let writer = try! channel.pipeline.syncOperations.handler(type: RawWriter.self)
-            return writer.write(channel.allocator.buffer(bytes: request))
-        }.get()
+            .connect(host: host, port: port)
+            .flatMap { channel in
+                // The request goes out on the event loop as soon as the connection is up, not
+                // after a hop back to the test's task: with the cooperative pool busy (key
+                // generation in parallel tests) that hop once took longer than a short
+                // handshake timeout, and the write met a closed channel.
+                // The response decoder must see a request head; the raw bytes are what goes out.
+                // With the upgrade headers, so the decoder stops parsing at a 101 and hands frames over.
+                let observed = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/", headers: ["Connection": "Upgrade", "Upgrade": "websocket"])
+                return channel.writeAndFlush(HTTPClientRequestPart.head(observed)).flatMap {
+                    do {
+                        let writer = try channel.pipeline.syncOperations.handler(type: RawWriter.self)
+                        return writer.write(channel.allocator.buffer(bytes: request))
+                    } catch {
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
+                }.map { channel }
+            }.get()
         let response = try await responsePromise.futureResult.get()
         let client = TestWebSocketClient(channel: channel, events: stream, continuation: continuation)
         if response.status != 101 {

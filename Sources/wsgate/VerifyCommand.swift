@@ -140,8 +140,8 @@ struct VerifyCommand: AsyncParsableCommand {
 
     /// Prints a refusal: reason and status, the verifier's detail, what it means, and what is known.
     private func report(_ error: TokenError, fingerprint: String, settings: AuthSettings) {
-        let status = error.reason == .claimForbidden ? 403 : 401
-        print("\(error.reason.rawValue) (\(status)): \(error.detail)")
+        let rejection = Rejection(error.reason)
+        print("\(rejection.reason) (\(rejection.status.code)): \(error.detail)")
         print("why: \(Self.explanation(error.reason, settings: settings))")
         if let kid = error.kid { print("kid: \(kid)") }
         if let issuer = error.issuer { print("iss: \(issuer)") }

@@ -16,7 +16,7 @@ struct TokenFixture: Sendable, CustomTestStringConvertible {
     }
 
     /// "expired → token_expired" in test output.
-    var testDescription: String { "\(name) → \(expected?.rawValue ?? "ok")" }
+    var testDescription: String { "\(name) → \(expected.map { "\($0)" } ?? "ok")" }
 
     /// The token text.
     var token: String { FixtureSet.shared.tokens[name]! }
@@ -226,7 +226,7 @@ struct TokenFixtureTests {
         let token = fixture.token
         do {
             let verified = try set.verifier.verify(token, now: set.now)
-            #expect(fixture.expected == nil, "accepted, expected \(fixture.expected?.rawValue ?? "")")
+            #expect(fixture.expected == nil, "accepted, expected \(fixture.expected.map { "\($0)" } ?? "")")
             #expect(verified.subject == "alice")
         } catch {
             #expect(error.reason == fixture.expected, "\(error)")

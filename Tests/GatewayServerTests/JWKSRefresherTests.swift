@@ -10,7 +10,8 @@ import Testing
 
 /// Remote JWKS through a real gateway and a real JWKS endpoint on loopback: rotation without a
 /// restart, stale-while-error, start-up with and without a cached copy, and the rate limit on
-/// early refreshes.
+/// early refreshes. The refresher's schedule runs on a `ManualClock`: each test advances it to
+/// the exact instant a fetch is due, after `waitForSleeper` shows the refresher waiting for it.
 @Suite struct JWKSRefresherTests {
     /// A signer and its public JWK.
     struct Signer {
@@ -36,9 +37,9 @@ import Testing
     }
 
     /// A gateway whose only keys come from `sets`, with one route to an echo backend, and a
-    /// refresher running beside it; everything is stopped afterwards.
+    /// refresher running beside it on `clock`; everything is stopped afterwards.
     static func withRefreshingGateway<T: Sendable>(
-        _ sets: [RemoteKeySetConfiguration],
+        _ sets: [RemoteKeySetConfiguration], clock: ManualClock = ManualClock(),
         _ body: (Gateway, Int, JWKSRefresher) async throws -> T
     ) async throws -> T {
         try await GatewayHarness.withEchoBackend { backendPort in
@@ -50,7 +51,7 @@ import Testing
             let gateway = try await Gateway.start(
                 configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, remoteKeys: remote, logger: logger
             )
-            let refresher = JWKSRefresher(gateway: gateway, sets: sets, logger: logger)
+            let refresher = JWKSRefresher(gateway: gateway, sets: sets, logger: logger, clock: clock)
             let running = Task { await refresher.run() }
             do {
                 let result = try await body(gateway, gateway.listeningAddresses[0].port!, refresher)
@@ -74,21 +75,11 @@ import Testing
         return (response.status, response.body)
     }
 
-    /// Polls `condition` (cheaply, every 10 ms) until it holds or `timeout` passes.
-    static func eventually(within timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while clock.now < deadline {
-            if condition() { return true }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return condition()
-    }
-
-    /// The first event of `refresher` matching `predicate`, or nil after `timeout`.
+    /// The first event of `refresher` matching `predicate` (by default the next one), or nil after
+    /// `timeout` of real time (a fetch is a real request on loopback).
     static func firstEvent(
         of refresher: JWKSRefresher, within timeout: Duration = .seconds(10),
-        where predicate: @escaping @Sendable (JWKSRefreshEvent) -> Bool
+        where predicate: @escaping @Sendable (JWKSRefreshEvent) -> Bool = { _ in true }
     ) async -> JWKSRefreshEvent? {
         await withTaskGroup(of: JWKSRefreshEvent?.self) { group in
             group.addTask {
@@ -111,13 +102,16 @@ import Testing
         let new = try Signer(.edDSA, kid: "new")
         try await JWKSServer.with(reply: .document(JWKSServer.document([old.jwk]))) { server in
             let set = RemoteKeySetConfiguration(url: server.url, refreshInterval: .hours(1), minimumRefreshInterval: .milliseconds(200))
-            try await Self.withRefreshingGateway([set]) { gateway, port, refresher async throws in
+            let clock = ManualClock()
+            let start = clock.now
+            try await Self.withRefreshingGateway([set], clock: clock) { gateway, port, refresher async throws in
                 #expect(try await Self.handshake(port, old.token()).0 == 101)
                 let (status, body) = try await Self.handshake(port, new.token())
                 #expect(status == 401)
                 #expect(body.contains("unknown_key"), "\(body)")
-                // The early refresh that unknown kid asked for finishes before the issuer rotates:
-                // on a slow machine it could otherwise fetch the rotated document already.
+                // The early fetch waits for the minimum interval after the initial fetch.
+                #expect(await clock.waitForSleeper(until: start + .milliseconds(200)))
+                clock.advance(by: .milliseconds(200))
                 let firstEarly = await Self.firstEvent(of: refresher) { event in
                     if case .refreshed(_, let kids, true) = event { return !kids.contains("new") }
                     return false
@@ -128,6 +122,8 @@ import Testing
                 server.serve(.document(JWKSServer.document([old.jwk, new.jwk])))
                 let (again, againBody) = try await Self.handshake(port, new.token())
                 #expect(again == 401 && againBody.contains("unknown_key"))
+                #expect(await clock.waitForSleeper(until: start + .milliseconds(400)))
+                clock.advance(by: .milliseconds(200))
                 let event = await Self.firstEvent(of: refresher) { event in
                     if case .refreshed(_, let kids, true) = event { return kids.contains("new") }
                     return false
@@ -140,41 +136,59 @@ import Testing
         }
     }
 
-    @Test("a JWKS outage (500, then connections closed) changes nothing for existing keys; errors are counted")
+    @Test("a JWKS outage (500, then connections closed) changes nothing for existing keys; errors are counted and backed off exactly")
     func outageKeepsLastGoodKeys() async throws {
         let key = try Signer(.es256, kid: "k1")
         try await JWKSServer.with(reply: .document(JWKSServer.document([key.jwk]), cacheControl: "max-age=0")) { server in
             let set = RemoteKeySetConfiguration(
                 url: server.url, refreshInterval: .milliseconds(300), minimumRefreshInterval: .milliseconds(50)
             )
-            try await Self.withRefreshingGateway([set]) { gateway, port, refresher async throws in
-                // max-age=0 is clamped up to the minimum: refreshes keep coming, all good.
-                let held1 = await Self.eventually { refresher.counts.ok >= 2 }
-                #expect(held1)
+            let clock = ManualClock()
+            try await Self.withRefreshingGateway([set], clock: clock) { gateway, port, refresher async throws in
+                /// Waits for the refresher to sleep exactly `delay`, lets that time pass, and
+                /// returns the fetch's outcome.
+                func fetchAfter(_ delay: Duration) async -> JWKSRefreshEvent? {
+                    let due = clock.now + delay
+                    guard await clock.waitForSleeper(until: due) else {
+                        Issue.record("the refresher does not wait \(delay)")
+                        return nil
+                    }
+                    clock.advance(by: delay)
+                    return await Self.firstEvent(of: refresher)
+                }
+                let url = server.url
+                // The refresh interval after start-up; then max-age=0, clamped up to the minimum.
+                #expect(await fetchAfter(.milliseconds(300)) == .refreshed(url: url, keyIDs: ["k1"], early: false))
+                #expect(await fetchAfter(.milliseconds(50)) == .refreshed(url: url, keyIDs: ["k1"], early: false))
                 #expect(try await Self.handshake(port, key.token()).0 == 101)
 
+                // Failures back off from the minimum, doubling, capped at the refresh interval.
                 server.serve(.status(500))
-                let held2 = await Self.eventually { refresher.counts.error >= 2 }
-                #expect(held2)
+                #expect(await fetchAfter(.milliseconds(50)) == .failed(url: url, reason: "HTTP 500 Internal Server Error", early: false))
+                #expect(await fetchAfter(.milliseconds(50)) == .failed(url: url, reason: "HTTP 500 Internal Server Error", early: false))
                 #expect(try await Self.handshake(port, key.token()).0 == 101)
 
                 server.serve(.close)
-                let before = refresher.counts.error
-                let held3 = await Self.eventually { refresher.counts.error >= before + 2 }
-                #expect(held3)
+                for delay in [100, 200] {
+                    guard case .failed(url, _, false)? = await fetchAfter(.milliseconds(delay)) else {
+                        Issue.record("a closed connection was not a failure")
+                        return
+                    }
+                }
                 #expect(try await Self.handshake(port, key.token()).0 == 101)
 
                 server.serve(.document("{\"keys\": \"not a list\"}"))
-                let broken = refresher.counts.error
-                let held4 = await Self.eventually { refresher.counts.error > broken }
-                #expect(held4)
+                guard case .failed(url, _, false)? = await fetchAfter(.milliseconds(300)) else {
+                    Issue.record("a broken document was not a failure")
+                    return
+                }
                 #expect(try await Self.handshake(port, key.token()).0 == 101)
 
-                // Back: good fetches resume.
+                // Back: good fetches resume, at the refresh interval (no max-age now).
                 server.serve(.document(JWKSServer.document([key.jwk])))
-                let good = refresher.counts.ok
-                let held5 = await Self.eventually { refresher.counts.ok > good }
-                #expect(held5)
+                #expect(await fetchAfter(.milliseconds(300)) == .refreshed(url: url, keyIDs: ["k1"], early: false))
+                #expect(await clock.waitForSleeper(until: clock.now + .milliseconds(300)))
+                #expect(refresher.counts == JWKSRefreshCounts(ok: 3, error: 5))
                 #expect(try await Self.handshake(port, key.token()).0 == 101)
             }
         }
@@ -190,7 +204,8 @@ import Testing
                     url: firstServer.url, refreshInterval: .milliseconds(100), minimumRefreshInterval: .milliseconds(50)
                 )
                 let secondSet = RemoteKeySetConfiguration(url: secondServer.url, refreshInterval: .hours(1))
-                try await Self.withRefreshingGateway([firstSet]) { gateway, port, refresher async throws in
+                let clock = ManualClock()
+                try await Self.withRefreshingGateway([firstSet], clock: clock) { gateway, port, refresher async throws in
                     #expect(try await Self.handshake(port, second.token()).0 == 401)
                     #expect(secondServer.requestCount == 0)
 
@@ -211,13 +226,16 @@ import Testing
                     onlySecond.remoteKeySets = [secondSet]
                     #expect(await gateway.reload(onlySecond) == nil)
                     refresher.update(sets: onlySecond.remoteKeySets)
-                    #expect(try await Self.handshake(port, first.token()).0 == 401)
-                    // The dropped set's loop ends (after a fetch in flight, if any): its server,
-                    // asked every 100 ms until now, hears nothing more.
-                    try await Task.sleep(for: .milliseconds(200))
+                    // The dropped set's loop ends: its server, due every 100 ms, hears nothing
+                    // while two hours pass, in which the kept set is refreshed twice.
                     let settled = firstServer.requestCount
-                    try await Task.sleep(for: .milliseconds(500))
+                    for _ in 0..<2 {
+                        #expect(await clock.waitForSleeper(until: clock.now + .seconds(3600)))
+                        clock.advance(by: .seconds(3600))
+                        #expect(await Self.firstEvent(of: refresher) == .refreshed(url: secondSet.url, keyIDs: ["second"], early: false))
+                    }
                     #expect(firstServer.requestCount == settled, "the dropped set is still refreshed")
+                    #expect(try await Self.handshake(port, first.token()).0 == 401)
                     #expect(try await Self.handshake(port, second.token()).0 == 101)
                 }
             }
@@ -226,9 +244,11 @@ import Testing
 
     @Test("start-up with an unreachable JWKS and no cached copy fails, naming the URL")
     func unreachableAtStartUp() async throws {
-        let server = try await JWKSServer.start(reply: .status(404))
-        try await server.shutdown()
-        let url = server.url
+        // A port held bound but not listening: refused for the whole test. (A server started and
+        // shut down freed its port, which a test running in parallel once took: HTTP 404.)
+        let refusing = try RefusingPort()
+        defer { withExtendedLifetime(refusing) {} }
+        let url = "http://127.0.0.1:\(refusing.port)/jwks.json"
         do {
             _ = try await JWKSRefresher.fetchInitial([RemoteKeySetConfiguration(url: url)], logger: Self.logger, timeout: .seconds(1))
             Issue.record("start-up succeeded without a JWKS")
@@ -306,33 +326,33 @@ import Testing
         }
     }
 
-    @Test("a flood of unknown kids causes at most one early fetch per minimum interval")
+    @Test("a flood of unknown kids causes exactly one early fetch per minimum interval, due at its exact end")
     func floodIsRateLimited() async throws {
         let key = try Signer(.es256, kid: "real")
         let bogus = try Signer(.es256, kid: "bogus")
         try await JWKSServer.with(reply: .document(JWKSServer.document([key.jwk]))) { server in
             let minimum = Duration.milliseconds(400)
             let set = RemoteKeySetConfiguration(url: server.url, refreshInterval: .hours(1), minimumRefreshInterval: .milliseconds(400))
-            try await Self.withRefreshingGateway([set]) { gateway, port, refresher async throws in
+            let clock = ManualClock()
+            let start = clock.now
+            try await Self.withRefreshingGateway([set], clock: clock) { gateway, port, refresher async throws in
                 let before = server.requestCount
-                let clock = ContinuousClock()
-                let start = clock.now
-                var rejected = 0
-                // At least a second, and at least 21 rejections (a loaded machine is slower); the
-                // allowance below follows the flood's real duration.
-                while clock.now - start < .milliseconds(1000) || (rejected <= 20 && clock.now - start < .seconds(10)) {
-                    let (status, body) = try await Self.handshake(port, bogus.token())
-                    if status == 401, body.contains("unknown_key") { rejected += 1 }
+                for round in 1...2 {
+                    for _ in 0..<25 {
+                        let (status, body) = try await Self.handshake(port, bogus.token())
+                        #expect(status == 401 && body.contains("unknown_key"))
+                    }
+                    // The flood asked for one early fetch, due `minimum` after the previous fetch
+                    // began (start-up's, then the first early one): not a nanosecond sooner.
+                    let due = start + minimum * round
+                    #expect(await clock.waitForSleeper(until: due))
+                    clock.advance(by: due - clock.now - .nanoseconds(1))
+                    #expect(server.requestCount == before + round - 1)
+                    clock.advance(by: .nanoseconds(1))
+                    #expect(await Self.firstEvent(of: refresher) == .refreshed(url: server.url, keyIDs: ["real"], early: true))
+                    #expect(server.requestCount == before + round)
                 }
-                let flood = clock.now - start
-                // Let a fetch the flood left pending happen, then count.
-                try await Task.sleep(for: minimum + .milliseconds(200))
-                let fetches = server.requestCount - before
-                let allowed = Int((flood + minimum + .milliseconds(200)) / minimum) + 1
-                #expect(rejected > 20, "the flood was too small to mean anything: \(rejected)")
-                #expect(fetches >= 1, "no early fetch at all")
-                #expect(fetches <= allowed, "\(fetches) fetches for \(rejected) unknown kids in \(flood)")
-                #expect(refresher.counts.ok == fetches)
+                #expect(refresher.counts == JWKSRefreshCounts(ok: 2, error: 0))
                 #expect(try await Self.handshake(port, key.token()).0 == 101)
             }
         }

@@ -288,7 +288,10 @@ import Logging
         // A backend that says so whenever a pong reaches it.
         let backend = try await PongReportingBackend.start()
         defer { backend.close(promise: nil) }
-        let config = try RelayTests.chatConfig(backendPort: backend.localAddress!.port!, limits: Limits(keepaliveInterval: .milliseconds(200)))
+        // Three unanswered pings end a connection; at 200 ms that left the test 600 ms to answer
+        // the first, which a cooperative pool busy with parallel tests' key generation once
+        // exceeded ("connection ended early": the 1001 ping-timeout close). At 1 s it has 3 s.
+        let config = try RelayTests.chatConfig(backendPort: backend.localAddress!.port!, limits: Limits(keepaliveInterval: .seconds(1)))
         try await GatewayHarness.withGateway(config) { gateway, port in
             let (response, client) = try await TestWebSocketClient.connect(port: port, path: "/ws/chat", headers: [("Authorization", "Bearer \(token)")])
             #expect(response.status == 101)

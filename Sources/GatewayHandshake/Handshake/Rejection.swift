@@ -99,7 +99,8 @@ public enum Rejection: Sendable, Hashable, CaseIterable {
         self = match
     }
 
-    /// The rejection for a token verification failure.
+    /// The rejection for a token verification failure: the one place a `TokenFailure` gets its
+    /// reason code and status (exhaustive, so a new failure cannot go unmapped).
     public init(_ failure: TokenFailure) {
         switch failure {
         case .malformed: self = .tokenMalformed

@@ -68,6 +68,9 @@ public final class JWKSRefresher: Sendable {
     private let changes: (stream: AsyncStream<Void>, continuation: AsyncStream<Void>.Continuation)
     private let eventSink: AsyncStream<JWKSRefreshEvent>.Continuation
     private let results = NIOLockedValueBox(JWKSRefreshCounts())
+    /// The injected clock's `now` and `sleep(until:)`: the schedule's time, so tests drive it.
+    private let currentInstant: @Sendable () -> ContinuousClock.Instant
+    private let sleepUntil: @Sendable (ContinuousClock.Instant) async throws -> Void
 
     /// Good and failed refreshes so far, as counted into `wsgate_jwks_refresh_total{result}`.
     public var counts: JWKSRefreshCounts { results.withLockedValue { $0 } }
@@ -78,10 +81,21 @@ public final class JWKSRefresher: Sendable {
     ///   - group: where the HTTP client runs; the process-wide singleton by default, so that the
     ///     gateway's own loops can shut down independently.
     ///   - timeout: bound on each fetch.
-    public init(
+    public convenience init(
         gateway: Gateway, sets: [RemoteKeySetConfiguration], logger: Logger,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, timeout: TimeAmount = fetchTimeout
     ) {
+        self.init(gateway: gateway, sets: sets, logger: logger, group: group, timeout: timeout, clock: ContinuousClock())
+    }
+
+    /// A refresher whose schedule (intervals, backoff, the early-fetch bound) runs on `clock`:
+    /// tests pass a clock they advance by hand instead of waiting for real intervals.
+    public init<C: Clock>(
+        gateway: Gateway, sets: [RemoteKeySetConfiguration], logger: Logger,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, timeout: TimeAmount = fetchTimeout, clock: C
+    ) where C.Instant == ContinuousClock.Instant {
+        currentInstant = { clock.now }
+        sleepUntil = { deadline in try await clock.sleep(until: deadline, tolerance: nil) }
         var registry = Registry()
         _ = registry.replace(with: sets, fetchNow: false)
         self.registry = NIOLockedValueBox(registry)
@@ -321,31 +335,31 @@ public final class JWKSRefresher: Sendable {
         }
         guard let entry = current() else { return }
         let set = entry.set, trigger = entry.trigger
-        let clock = ContinuousClock()
         var schedule = JWKSRefreshSchedule(
             refreshInterval: .init(set.refreshInterval), minimum: .init(set.minimumRefreshInterval),
-            maximum: .init(set.maximumRefreshInterval), lastFetch: clock.now, dueNow: entry.fetchNow
+            maximum: .init(set.maximumRefreshInterval), lastFetch: currentInstant(), dueNow: entry.fetchNow
         )
         var lastBody: [UInt8]? = nil
-        gateway.updateKeySetStatus(url: url) { $0.nextFetch = Self.wallTime(of: schedule.next, clock: clock) }
+        let firstFetch = wallTime(of: schedule.next)
+        gateway.updateKeySetStatus(url: url) { $0.nextFetch = firstFetch }
         while true {
             // While an early fetch is already scheduled, further notices change nothing: they
             // stay pending and are cleared when that fetch begins.
-            let wake = await Self.wait(until: schedule.next, for: schedule.earlyPending ? nil : trigger)
+            let wake = await wait(until: schedule.next, for: schedule.earlyPending ? nil : trigger)
             guard current() != nil else { return }
             var early = schedule.earlyPending
             switch wake {
             case .cancelled:
                 return
             case .trigger:
-                let now = clock.now
+                let now = currentInstant()
                 if schedule.requestEarly(now: now) > now { continue }
                 early = true
             case .due:
                 break
             }
             trigger.reset()
-            schedule.fetchStarted(at: clock.now)
+            schedule.fetchStarted(at: currentInstant())
             do throws(JWKSError) {
                 let document = try await Self.fetch(set, client: client, timeout: timeout)
                 Self.logRefused(document.refused, url: set.url, logger: logger)
@@ -354,8 +368,8 @@ public final class JWKSRefresher: Sendable {
                     Self.writeCache(document.body, for: set, logger: logger)
                     lastBody = document.body
                 }
-                schedule.fetchSucceeded(at: clock.now, maxAge: document.maxAge)
-                let next = Self.wallTime(of: schedule.next, clock: clock)
+                schedule.fetchSucceeded(at: currentInstant(), maxAge: document.maxAge)
+                let next = wallTime(of: schedule.next)
                 gateway.updateKeySetStatus(url: url) { status in
                     let now = Date().timeIntervalSince1970
                     status = RemoteKeySetStatus(
@@ -365,12 +379,12 @@ public final class JWKSRefresher: Sendable {
                 record(.refreshed(url: set.url, keyIDs: document.keys.map { $0.id ?? "" }, early: early))
                 logger.debug("jwks refreshed", metadata: [
                     "url": "\(set.url)", "keys": "\(document.keys.count)", "early": "\(early)",
-                    "next_in": "\(Self.seconds(schedule.next - clock.now))",
+                    "next_in": "\(Self.seconds(schedule.next - currentInstant()))",
                 ])
             } catch {
                 if Task.isCancelled { return }
-                schedule.fetchFailed(at: clock.now)
-                let next = Self.wallTime(of: schedule.next, clock: clock), failures = schedule.failures
+                schedule.fetchFailed(at: currentInstant())
+                let next = wallTime(of: schedule.next), failures = schedule.failures
                 gateway.updateKeySetStatus(url: url) { status in
                     status.lastAttempt = Date().timeIntervalSince1970
                     status.lastError = error.description
@@ -380,15 +394,15 @@ public final class JWKSRefresher: Sendable {
                 record(.failed(url: set.url, reason: error.description, early: early))
                 logger.warning("jwks refresh failed; the last good keys keep serving", metadata: [
                     "url": "\(set.url)", "error": "\(error)", "failures": "\(schedule.failures)",
-                    "retry_in": "\(Self.seconds(schedule.next - clock.now))",
+                    "retry_in": "\(Self.seconds(schedule.next - currentInstant()))",
                 ])
             }
         }
     }
 
-    /// The wall-clock time (unix seconds) of a continuous-clock instant, for the dashboard.
-    private static func wallTime(of instant: ContinuousClock.Instant, clock: ContinuousClock) -> Double {
-        let ahead = instant - clock.now
+    /// The wall-clock time (unix seconds) of an instant of the schedule's clock, for the dashboard.
+    private func wallTime(of instant: ContinuousClock.Instant) -> Double {
+        let ahead = instant - currentInstant()
         let (seconds, attoseconds) = ahead.components
         return Date().timeIntervalSince1970 + Double(seconds) + Double(attoseconds) / 1e18
     }
@@ -415,11 +429,13 @@ public final class JWKSRefresher: Sendable {
     /// Why a wait ended.
     private enum Wake { case due, trigger, cancelled }
 
-    /// Sleeps until `deadline`, or until `trigger` fires (when given), or until cancelled.
-    private static func wait(until deadline: ContinuousClock.Instant, for trigger: RefreshTrigger?) async -> Wake {
+    /// Sleeps until `deadline` on the schedule's clock, or until `trigger` fires (when given), or
+    /// until cancelled.
+    private func wait(until deadline: ContinuousClock.Instant, for trigger: RefreshTrigger?) async -> Wake {
+        let sleepUntil = self.sleepUntil
         guard let trigger else {
             do {
-                try await Task.sleep(until: deadline, clock: .continuous)
+                try await sleepUntil(deadline)
                 return .due
             } catch {
                 return .cancelled
@@ -428,7 +444,7 @@ public final class JWKSRefresher: Sendable {
         let wake = await withTaskGroup(of: Wake.self) { racers in
             racers.addTask {
                 do {
-                    try await Task.sleep(until: deadline, clock: .continuous)
+                    try await sleepUntil(deadline)
                     return .due
                 } catch {
                     return .cancelled
