@@ -1,3 +1,4 @@
+import GatewayHandshake
 import Foundation
 import GatewayServer
 import GatewayTesting

@@ -1,3 +1,4 @@
+import GatewayHandshake
 import GatewayAuth
 import NIOHTTP1
 import Testing

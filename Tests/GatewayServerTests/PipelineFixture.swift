@@ -1,3 +1,4 @@
+import GatewayHandshake
 import GatewayAuth
 import NIOHTTP1
 
@@ -102,7 +103,7 @@ enum PipelineFixture {
         _ uri: String = "/ws/chat", method: HTTPMethod = .GET, version: HTTPVersion = .http1_1,
         headers extra: [(String, String)] = [], standardHeaders: Bool = true, now: Double = PipelineFixture.now,
         keys: KeySet? = nil, maxTokenBytes: Int = 8192,
-        admission: (CompiledRoute) -> Rejection? = { _ in nil }
+        admission: (HandshakeRoute) -> Rejection? = { _ in nil }
     ) throws -> HandshakeDecision {
         var headers = HTTPHeaders()
         if standardHeaders { headers.add(contentsOf: upgradeWithoutVersion + [("Sec-WebSocket-Version", "13")]) }
@@ -110,8 +111,12 @@ enum PipelineFixture {
         let head = HTTPRequestHead(version: version, method: method, uri: uri, headers: headers)
         let client = ClientFacts(address: "192.0.2.1:4000", ip: "192.0.2.1", clientIP: "192.0.2.1", peerIsTrustedProxy: false, secure: false)
         let config = Self.configuration(keys: try keys ?? Self.keys(), maxTokenBytes: maxTokenBytes)
-        let planner = HandshakePlanner(snapshot: GatewaySnapshot(configuration: config))
-        return planner.decide(head: head, client: client, now: now, revocations: revocations, admission: admission)
+        let planner = HandshakePlanner(rules: GatewaySnapshot(configuration: config).handshake)
+        // The server's revocation check (ClientHandshakeHandler), over the fixture's set.
+        let revocation: (VerifiedToken, String) -> String? = { token, digest in
+            revocations.match(token, tokenDigest: digest, now: now).map { "revoked by \($0.kind.rawValue) revocation \($0.id)" }
+        }
+        return planner.decide(head: head, client: client, now: now, revocation: revocation, admission: admission)
     }
 
     /// The HTTP status and reason code of a decision; `(101, "forward")` when it goes upstream.

@@ -411,7 +411,7 @@ package struct HandshakePlanner {
     }
 
     /// Header values may not carry CR, LF, NUL or other controls (no header injection via claims).
-    static func isSafeHeaderValue(_ value: String) -> Bool {
+    package static func isSafeHeaderValue(_ value: String) -> Bool {
         HTTPWire.isSafeValue(value)
     }
 }
