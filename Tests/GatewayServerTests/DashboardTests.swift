@@ -188,7 +188,12 @@ import Testing
         let key = try JWKSRefresherTests.Signer(.es256, kid: "remote-1")
         try await JWKSServer.with(reply: .document(JWKSServer.document([key.jwk]))) { server in
             let set = RemoteKeySetConfiguration(url: server.url + "?tenant=t1", refreshInterval: .milliseconds(200), minimumRefreshInterval: .milliseconds(50))
-            try await JWKSRefresherTests.withRefreshingGateway([set]) { gateway, _, refresher in
+            // The refresher's schedule runs on a clock the test advances (no waiting for intervals).
+            let clock = ManualClock()
+            let start = clock.now
+            try await JWKSRefresherTests.withRefreshingGateway([set], clock: clock) { gateway, _, refresher in
+                #expect(await clock.waitForSleeper(until: start + .milliseconds(200)))
+                clock.advance(by: .milliseconds(200))
                 let good = await JWKSRefresherTests.firstEvent(of: refresher) { if case .refreshed = $0 { true } else { false } }
                 #expect(good != nil)
                 var remote = try Self.remoteSet(gateway.keysJSON())
@@ -201,6 +206,8 @@ import Testing
                 #expect(remote["next_fetch"]?.doubleValue.map { $0 > now - 1 && $0 < now + 5 } == true)
 
                 server.serve(.status(500))
+                #expect(await clock.waitForSleeper(until: start + .milliseconds(400)))
+                clock.advance(by: .milliseconds(200))
                 let failed = await JWKSRefresherTests.firstEvent(of: refresher) { if case .failed = $0 { true } else { false } }
                 #expect(failed != nil)
                 remote = try Self.remoteSet(gateway.keysJSON())
