@@ -195,11 +195,11 @@ if ("wsgate", 9000) in loaded and loaded[("wsgate", 9000)]["base"]:
     l = loaded[("wsgate", 9000)]
     check("handshake rate with 9k held within 20% of idle", l["rate"] >= 0.8 * l["base"], f"{l['rate']:,.0f} vs {l['base']:,.0f} /s ({l['rate'] / l['base']:.2f}×)")
 for cert in ("ecdsa", "rsa"):
-    for kind in ("handshake", "handshake-resumed", "echo"):
+    for kind, what in (("handshake", "full handshakes"), ("handshake-resumed", "resumed handshakes"), ("echo", "64 B echoes")):
         rows = summary.get(f"wss-{kind}-{cert}", {})
         if "wsgate" in rows and "haproxy" in rows and rows["wsgate"]["cpu1k"] and rows["haproxy"]["cpu1k"]:
             w, h = rows["wsgate"]["cpu1k"], rows["haproxy"]["cpu1k"]
-            check(f"CPU per 1,000 wss {kind.replace('-', ' ')}s ({CERT_NAMES[cert]}) ≤ HAProxy", w <= h,
+            check(f"CPU per 1,000 wss {what} ({CERT_NAMES[cert]}) ≤ HAProxy", w <= h,
                   f"wsgate {w:.2f} ms vs HAProxy {h:.2f} ms ({w / h:.2f}×)")
 for (c, nodelay, t), v in sorted(latency.items()):
     h = latency.get((c, nodelay, "haproxy"))
