@@ -5,10 +5,15 @@
 #   bench/run.sh                       # everything (~13 min on 2 cores)
 #   RUNS=1 DURATION=3 bench/run.sh     # a quick look
 #   SCENARIOS="echo" TARGETS="wsgate haproxy" IDLE_COUNTS= bench/run.sh
+#   SCENARIOS="wss-handshake wss-handshake-resumed wss-echo upgrade-latency" IDLE_COUNTS= bench/run.sh
 #
 # Environment: RUNS (3), DURATION (10 s per measurement), TARGETS (direct wsgate haproxy nginx),
-# SCENARIOS (handshake echo stream), IDLE_COUNTS (1000 5000 9000), IDLE_TARGETS (wsgate haproxy
-# nginx), IDLE_HOLD (3 s), PROXY_CPU (1), LOAD_CPU (0), OUT (bench/results/latest), SKIP_BUILD.
+# SCENARIOS (handshake echo stream wss-handshake wss-handshake-resumed wss-echo upgrade-latency),
+# CERTS (ecdsa rsa: the wss scenarios run once per certificate), WSS_TLS (1.3; or 1.2),
+# LATENCY_CONCURRENCY (1 4 32), RESUME_C (4), IDLE_COUNTS (1000 5000 9000), IDLE_TARGETS (wsgate
+# haproxy nginx), IDLE_HOLD (3 s), PROXY_CPU (1), LOAD_CPU (0), OUT (bench/results/latest), SKIP_BUILD,
+# QUIET_TRIES (60: how many 5 s waits a measurement gives another engineer's release build),
+# WSGATE_BIN (measure this wsgate binary instead of the one built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,7 +21,11 @@ ROOT=$PWD
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
 TARGETS=${TARGETS:-"direct wsgate haproxy nginx"}
-SCENARIOS=${SCENARIOS:-"handshake echo stream"}
+SCENARIOS=${SCENARIOS:-"handshake echo stream wss-handshake wss-handshake-resumed wss-echo upgrade-latency"}
+CERTS=${CERTS:-"ecdsa rsa"}
+WSS_TLS=${WSS_TLS:-1.3}
+LATENCY_CONCURRENCY=${LATENCY_CONCURRENCY:-"1 4 32"}
+RESUME_C=${RESUME_C:-4}
 IDLE_COUNTS=${IDLE_COUNTS-"1000 5000 9000"}
 IDLE_TARGETS=${IDLE_TARGETS:-"wsgate haproxy nginx"}
 IDLE_HOLD=${IDLE_HOLD:-3}
@@ -31,6 +40,9 @@ STREAM_WINDOW=${STREAM_WINDOW:-4}
 
 BACKEND_ADDR=127.0.0.1:19001
 declare -A PORT=([direct]=19001 [wsgate]=18080 [haproxy]=18081 [nginx]=18082)
+# wss listeners, one per certificate (bench/wsgate/wsgate.yaml, bench/haproxy/haproxy.cfg, bench/nginx/nginx.conf).
+declare -A TLS_PORT=([wsgate-ecdsa]=18443 [wsgate-rsa]=18444 [haproxy-ecdsa]=18445 [haproxy-rsa]=18446
+    [nginx-ecdsa]=18447 [nginx-rsa]=18448)
 ISS=https://auth.bench.local
 
 say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -80,7 +92,7 @@ if [[ -z ${SKIP_BUILD:-} ]]; then
 fi
 [[ $SRC != "$ROOT" ]] && rm -rf "$SRC"
 BIN=$ROOT/.build-bench/release
-WSGATE=$BIN/wsgate
+WSGATE=${WSGATE_BIN:-$BIN/wsgate} # WSGATE_BIN: another build of wsgate, for an A/B of one change
 BENCH=$BIN/wsgate-bench
 
 # --- work dir, keys ----------------------------------------------------------------------------
@@ -96,6 +108,16 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/private
 openssl pkey -in "$WORK/private.pem" -pubout -out "$WORK/public.pem"
 cp bench/wsgate/wsgate.yaml "$WORK/wsgate.yaml"
 mkdir -p "$WORK/nginx/tmp" "$OUT"
+# Server certificates for the wss scenarios (CN and SAN localhost / 127.0.0.1, self-signed: the
+# clients do not verify, so only the proxies' work is measured). HAProxy takes cert + key in one file.
+san="subjectAltName=DNS:localhost,IP:127.0.0.1"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/ecdsa.key" -out "$WORK/ecdsa.crt" \
+    -days 2 -subj /CN=localhost -addext "$san" 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/rsa.key" -out "$WORK/rsa.crt" \
+    -days 2 -subj /CN=localhost -addext "$san" 2>/dev/null
+for c in ecdsa rsa; do cat "$WORK/$c.crt" "$WORK/$c.key" >"$WORK/$c.pem"; done
+export BENCH_CERT_ECDSA=$WORK/ecdsa.pem BENCH_CERT_RSA=$WORK/rsa.pem
+sed "s|@WORK@|$WORK|g" bench/nginx/nginx.conf >"$WORK/nginx/nginx.conf"
 rm -f "$OUT"/*.json
 export BENCH_PUBKEY=$WORK/public.pem BENCH_BACKEND=$BACKEND_ADDR
 TOKEN_ARGS=(--key "$WORK/private.pem" --alg RS256 --kid bench-rsa --iss "$ISS" --aud chat --claim role=member --sub bench-user)
@@ -111,7 +133,7 @@ wait_port() { # port
 
 # Measurements wait while another engineer's release build runs (noisy figures otherwise).
 wait_quiet() {
-    for _ in $(seq 1 60); do
+    for _ in $(seq 1 "${QUIET_TRIES:-60}"); do
         if ! pgrep -f 'swift-build.*-c release' | grep -v "^$$\$" | xargs -r ps -o args= -p 2>/dev/null | grep -qv -- '--scratch-path .build-bench'; then
             return 0
         fi
@@ -136,7 +158,7 @@ start_proxy() { # name
         taskset -c "$PROXY_CPU" haproxy -db -f bench/haproxy/haproxy.cfg >/dev/null 2>"$WORK/haproxy.err" &
         ;;
     nginx)
-        taskset -c "$PROXY_CPU" nginx -p "$WORK/nginx/" -c "$ROOT/bench/nginx/nginx.conf" >/dev/null 2>"$WORK/nginx.err" &
+        taskset -c "$PROXY_CPU" nginx -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" >/dev/null 2>"$WORK/nginx.err" &
         ;;
     *) return 0 ;;
     esac
@@ -157,6 +179,13 @@ watch_args() { # target
     if [[ $1 == direct ]]; then echo "--watch-pid $BACKEND_PID"; else echo "--watch-pid ${PROXY_PID[$1]} --watch-pid $BACKEND_PID"; fi
 }
 url() { echo "ws://127.0.0.1:${PORT[$1]}/ws/chat"; }
+wss_url() { echo "wss://127.0.0.1:${TLS_PORT[$1-$2]}/ws/chat"; } # target cert
+# The wss scenarios run against the proxies only (the backend speaks no TLS).
+resume_token() { # one token for the Python resumption client (wsgate-bench mints its own)
+    "$WSGATE" token --key "$WORK/private.pem" --alg RS256 --kid bench-rsa --iss "$ISS" --aud chat \
+        --claim role=member --sub bench-user --ttl 2h
+}
+wss_targets() { for t in $TARGETS; do [[ $t != direct ]] && echo "$t"; done; }
 
 for t in $TARGETS; do start_proxy "$t"; done
 say "backend $BACKEND_PID; proxies: $(for t in "${!PROXY_PID[@]}"; do printf '%s=%s ' "$t" "${PROXY_PID[$t]}"; done)"
@@ -166,24 +195,72 @@ say "backend $BACKEND_PID; proxies: $(for t in "${!PROXY_PID[@]}"; do printf '%s
     echo "\"cpu\":\"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')\",\"cores\":$(nproc),"
     echo "\"kernel\":\"$(uname -r)\",\"haproxy\":\"$(haproxy -v | head -1 | awk '{print $3}')\",\"nginx\":\"$(nginx -v 2>&1 | cut -d/ -f2)\","
     echo "\"swift\":\"$(swift --version 2>/dev/null | head -1 | sed 's/"/\\"/g')\",\"runs\":$RUNS,\"duration\":$DURATION,"
-    echo "\"proxy_cpu\":$PROXY_CPU,\"load_cpu\":$LOAD_CPU,\"handshake_c\":$HANDSHAKE_C,\"echo_c\":$ECHO_C,\"echo_size\":$ECHO_SIZE,\"stream_size\":$STREAM_SIZE,\"stream_window\":$STREAM_WINDOW}"
+    echo "\"proxy_cpu\":$PROXY_CPU,\"load_cpu\":$LOAD_CPU,\"handshake_c\":$HANDSHAKE_C,\"echo_c\":$ECHO_C,\"echo_size\":$ECHO_SIZE,\"stream_size\":$STREAM_SIZE,\"stream_window\":$STREAM_WINDOW,"
+    echo "\"wss_tls\":\"$WSS_TLS\",\"resume_c\":$RESUME_C,\"latency_concurrency\":\"$LATENCY_CONCURRENCY\"}"
 } >"$OUT/machine.json"
 
 # --- throughput scenarios, targets interleaved within each run ---------------------------------
+measure() { # scenario target out-file args...: one wsgate-bench measurement
+    local scenario=$1 t=$2 file=$3
+    shift 3
+    wait_quiet
+    say "run $run/$RUNS ${file%.json} $t"
+    # shellcheck disable=SC2046
+    taskset -c "$LOAD_CPU" "$BENCH" "$scenario" "${TOKEN_ARGS[@]}" $(watch_args "$t") \
+        --label "$t" --duration "$DURATION" "$@" --json >"$OUT/$file"
+}
 for run in $(seq 1 "$RUNS"); do
     for scenario in $SCENARIOS; do
-        for t in $TARGETS; do
-            wait_quiet
-            case $scenario in
-            handshake) args=(--concurrency "$HANDSHAKE_C") ;;
-            echo) args=(--concurrency "$ECHO_C" --size "$ECHO_SIZE") ;;
-            stream) args=(--concurrency 1 --size "$STREAM_SIZE" --window "$STREAM_WINDOW") ;;
-            esac
-            say "run $run/$RUNS $scenario $t"
-            # shellcheck disable=SC2046
-            taskset -c "$LOAD_CPU" "$BENCH" "$scenario" --url "$(url "$t")" "${TOKEN_ARGS[@]}" $(watch_args "$t") \
-                --label "$t" --duration "$DURATION" "${args[@]}" --json >"$OUT/$scenario-$t-$run.json"
-        done
+        case $scenario in
+        handshake | echo | stream)
+            for t in $TARGETS; do
+                case $scenario in
+                handshake) args=(--concurrency "$HANDSHAKE_C") ;;
+                echo) args=(--concurrency "$ECHO_C" --size "$ECHO_SIZE") ;;
+                stream) args=(--concurrency 1 --size "$STREAM_SIZE" --window "$STREAM_WINDOW") ;;
+                esac
+                measure "$scenario" "$t" "$scenario-$t-$run.json" --url "$(url "$t")" "${args[@]}"
+            done
+            ;;
+        wss-handshake | wss-echo)
+            for cert in $CERTS; do
+                for t in $(wss_targets); do
+                    case $scenario in
+                    wss-handshake) args=(handshake --concurrency "$HANDSHAKE_C") ;;
+                    wss-echo) args=(echo --concurrency "$ECHO_C" --size "$ECHO_SIZE") ;;
+                    esac
+                    measure "${args[0]}" "$t" "$scenario-$cert-$t-$run.json" --url "$(wss_url "$t" "$cert")" \
+                        --tls-version "$WSS_TLS" "${args[@]:1}"
+                done
+            done
+            ;;
+        wss-handshake-resumed)
+            token=$(resume_token)
+            for cert in $CERTS; do
+                for t in $(wss_targets); do
+                    wait_quiet
+                    say "run $run/$RUNS $scenario-$cert $t"
+                    # shellcheck disable=SC2046
+                    taskset -c "$LOAD_CPU" python3 bench/wss_resume.py --url "$(wss_url "$t" "$cert")" --token "$token" \
+                        $(watch_args "$t") --label "$t" --duration "$DURATION" --concurrency "$RESUME_C" \
+                        >"$OUT/$scenario-$cert-$t-$run.json"
+                done
+            done
+            ;;
+        upgrade-latency)
+            # Request → 101 over wss (ECDSA), clients with and without TCP_NODELAY.
+            for c in $LATENCY_CONCURRENCY; do
+                for nodelay in on off; do
+                    for t in $(wss_targets); do
+                        [[ $t == nginx ]] && continue # no auth: not the same job
+                        measure handshake "$t" "latency-c$c-nodelay-$nodelay-$t-$run.json" \
+                            --url "$(wss_url "$t" ecdsa)" --tls-version "$WSS_TLS" --concurrency "$c" --nodelay "$nodelay"
+                    done
+                done
+            done
+            ;;
+        *) echo "unknown scenario $scenario" >&2; exit 1 ;;
+        esac
     done
 done
 

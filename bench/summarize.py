@@ -59,10 +59,22 @@ print(f"date: {machine['date']}, commit {machine['commit']}; {machine['runs']} r
 print()
 
 summary = {}
-for scenario, unit in [("handshake", "handshakes/s"), ("echo", "round trips/s"), ("stream", "MB/s")]:
+CERT_NAMES = {"ecdsa": "ECDSA P-256", "rsa": "RSA-2048"}
+tls = machine.get("wss_tls", "1.3")
+blocks = [("handshake", "handshake", "handshakes/s", machine["handshake_c"], "RS256 token, connect → first message → close"),
+          ("echo", "echo", "round trips/s", machine["echo_c"], f"{machine['echo_size']} B binary, one in flight per connection"),
+          ("stream", "stream", "MB/s", 1, f"{machine['stream_size']} B messages, {machine['stream_window']} in flight, echoed back")]
+for cert in ("ecdsa", "rsa"):
+    blocks += [(f"wss-handshake-{cert}", "handshake", "handshakes/s", machine["handshake_c"],
+                f"TLS {tls} full handshake, {CERT_NAMES[cert]}, X25519, AES-128-GCM; RS256 token, connect → first message → close"),
+               (f"wss-handshake-resumed-{cert}", "handshake", "handshakes/s", machine.get("resume_c", 4),
+                f"TLS 1.3 resumed from a session ticket (Python ssl client), {CERT_NAMES[cert]}; RS256 token"),
+               (f"wss-echo-{cert}", "echo", "round trips/s", machine["echo_c"],
+                f"TLS {tls}, {CERT_NAMES[cert]}; {machine['echo_size']} B binary, one in flight per connection")]
+for name, scenario, unit, c, extra in blocks:
     rows = {}
     for t in TARGETS:
-        reports = load(f"{scenario}-{t}-*.json")
+        reports = load(f"{name}-{t}-*.json")
         if not reports:
             continue
         lat = [r["latencyMicroseconds"] for r in reports if r.get("latencyMicroseconds")]
@@ -81,12 +93,8 @@ for scenario, unit in [("handshake", "handshakes/s"), ("echo", "round trips/s"),
         }
     if not rows:
         continue
-    summary[scenario] = rows
-    c = machine["handshake_c"] if scenario == "handshake" else (machine["echo_c"] if scenario == "echo" else 1)
-    extra = {"handshake": "RS256 token, connect → first message → close",
-             "echo": f"{machine['echo_size']} B binary, one in flight per connection",
-             "stream": f"{machine['stream_size']} B messages, {machine['stream_window']} in flight, echoed back"}[scenario]
-    print(f"### {scenario} ({c} connections; {extra})")
+    summary[name] = rows
+    print(f"### {name} ({c} connections; {extra})")
     print()
     print(f"| target | {unit} | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | proxy CPU ms / 1000 ops | proxy CPU % | proxy RSS KiB | backend CPU % | client CPU % | errors |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -99,6 +107,23 @@ for scenario, unit in [("handshake", "handshakes/s"), ("echo", "round trips/s"),
         print(f"wsgate/HAProxy: rate {ratio(w['rate'], h and h['rate'])}, p99 {ratio(w['p99'], h and h['p99'])}, "
               f"CPU per op {ratio(w['cpu1k'], h and h['cpu1k'])}; "
               f"wsgate/direct: rate {ratio(w['rate'], d and d['rate'])}, p99 {ratio(w['p99'], d and d['p99'])}")
+    print()
+
+latency = {}
+for path in glob.glob(os.path.join(out, "latency-*.json")):
+    _, c, _, nodelay, t, _ = os.path.basename(path)[:-5].split("-")  # latency-c4-nodelay-off-wsgate-1
+    latency.setdefault((int(c[1:]), nodelay, t), []).append(json.load(open(path)))
+if latency:
+    print(f"### upgrade latency over wss (TLS {tls}, ECDSA): request written → 101 head read, µs")
+    print()
+    print("| connections | client TCP_NODELAY | target | p50 µs | p99 µs | handshakes/s | errors |")
+    print("|---:|---|---|---:|---:|---:|---:|")
+    for key in sorted(latency, key=lambda k: (k[0], k[1] != "on", TARGETS.index(k[2]))):
+        rs = latency[key]
+        up = [r["upgradeLatencyMicroseconds"] for r in rs if r.get("upgradeLatencyMicroseconds")]
+        latency[key] = {"p50": med([u["p50"] for u in up]), "p99": med([u["p99"] for u in up])}
+        print(f"| {key[0]} | {key[1]} | {key[2]} | {fmt(latency[key]['p50'])} | {fmt(latency[key]['p99'])} | "
+              f"{fmt(med([r['operationsPerSecond'] for r in rs]))} | {sum(r['errors'] for r in rs)} |")
     print()
 
 idle = {}
@@ -169,8 +194,20 @@ if ("wsgate", 9000) in idle:
 if ("wsgate", 9000) in loaded and loaded[("wsgate", 9000)]["base"]:
     l = loaded[("wsgate", 9000)]
     check("handshake rate with 9k held within 20% of idle", l["rate"] >= 0.8 * l["base"], f"{l['rate']:,.0f} vs {l['base']:,.0f} /s ({l['rate'] / l['base']:.2f}×)")
+for cert in ("ecdsa", "rsa"):
+    for kind, what in (("handshake", "full handshakes"), ("handshake-resumed", "resumed handshakes"), ("echo", "64 B echoes")):
+        rows = summary.get(f"wss-{kind}-{cert}", {})
+        if "wsgate" in rows and "haproxy" in rows and rows["wsgate"]["cpu1k"] and rows["haproxy"]["cpu1k"]:
+            w, h = rows["wsgate"]["cpu1k"], rows["haproxy"]["cpu1k"]
+            check(f"CPU per 1,000 wss {what} ({CERT_NAMES[cert]}) ≤ HAProxy", w <= h,
+                  f"wsgate {w:.2f} ms vs HAProxy {h:.2f} ms ({w / h:.2f}×)")
+for (c, nodelay, t), v in sorted(latency.items()):
+    h = latency.get((c, nodelay, "haproxy"))
+    if t == "wsgate" and h and v["p50"] is not None and h["p50"] is not None:
+        check(f"wss request → 101 p50 ≤ HAProxy + 1 ms ({c} connections, TCP_NODELAY {nodelay})",
+              v["p50"] <= h["p50"] + 1000, f"{v['p50']:,} vs {h['p50']:,} µs; p99 {v['p99']:,} vs {h['p99']:,} µs")
 if checks:
-    print("### issue 6 targets")
+    print("### issue 6 and 16 targets")
     print()
     print("| target | met | figures (medians) |")
     print("|---|---|---|")

@@ -56,6 +56,7 @@ final class HandshakeDriver: LoadDriver, @unchecked Sendable {
     private let promise: EventLoopPromise<LoadReport>
     private var samples: WindowSamples
     private var histogram = LatencySummary.histogram()
+    private var upgradeHistogram = LatencySummary.histogram()
     private var completed = 0
     private var errors = 0
     private var inFlight = 0
@@ -107,6 +108,7 @@ final class HandshakeDriver: LoadDriver, @unchecked Sendable {
         if !stopping {
             completed += 1
             histogram.record((nowNanos() &- connection.startedAt) / 1000)
+            if let upgrade = connection.upgradeNanos { upgradeHistogram.record(upgrade / 1000) }
             if let count, completed >= count { stop() }
         }
         connection.sendClose()
@@ -142,7 +144,7 @@ final class HandshakeDriver: LoadDriver, @unchecked Sendable {
             scenario: "handshake", label: "", url: "", concurrency: concurrency, messageBytes: nil,
             seconds: seconds, operations: completed, errors: errors,
             operationsPerSecond: Double(completed) / seconds, megabytesPerSecond: nil,
-            latencyMicroseconds: LatencySummary(histogram), client: samples.client,
+            latencyMicroseconds: LatencySummary(histogram), upgradeLatencyMicroseconds: LatencySummary(upgradeHistogram), client: samples.client,
             watched: samples.watched(operations: completed), idle: nil
         ))
     }

@@ -4,11 +4,13 @@ import GatewayAuth
 import Histogram
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 /// Options shared by the load scenarios (`handshake`, `echo`, `stream`, `idle`).
 struct LoadOptions: ParsableArguments {
     /// The WebSocket URL to load.
-    @Option(help: "Target URL, ws://host:port/path.")
+    @Option(help: "Target URL, ws://host:port/path or wss://host:port/path.")
     var url: String = "ws://127.0.0.1:8080/ws/chat"
 
     /// A fixed token; sent as `Authorization: Bearer`.
@@ -67,9 +69,28 @@ struct LoadOptions: ParsableArguments {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
+    /// The TLS version of wss:// connections.
+    @Option(name: .customLong("tls-version"), help: "TLS version for wss:// (1.3 or 1.2).")
+    var tlsVersion: String = "1.3"
+
+    /// Whether the client sets TCP_NODELAY (browsers do; many scripts and libraries do not).
+    @Option(help: "TCP_NODELAY on the client's sockets: on or off (off: Nagle holds a small write while an earlier one is unacknowledged).")
+    var nodelay: String = "on"
+
     /// The parsed target.
     func target() throws -> LoadTarget {
-        guard let target = LoadTarget(url: url) else { throw ValidationError("--url must be ws://host:port/path") }
+        guard var target = LoadTarget(url: url) else { throw ValidationError("--url must be ws://host:port/path or wss://host:port/path") }
+        switch nodelay {
+        case "on": target.noDelay = true
+        case "off": target.noDelay = false
+        default: throw ValidationError("--nodelay takes on or off")
+        }
+        switch tlsVersion {
+        case "1.3": target.tlsVersion = .tlsv13
+        case "1.2": target.tlsVersion = .tlsv12
+        default: throw ValidationError("--tls-version takes 1.3 or 1.2")
+        }
+        target.tls = try target.makeTLSContext()
         return target
     }
 
@@ -112,7 +133,7 @@ struct LoadOptions: ParsableArguments {
     }
 }
 
-/// `ws://host:port/path` resolved to a socket address.
+/// `ws://host:port/path` or `wss://…` resolved to a socket address.
 struct LoadTarget: Sendable {
     /// Where to connect.
     let address: SocketAddress
@@ -120,11 +141,27 @@ struct LoadTarget: Sendable {
     let hostHeader: String
     /// Request target (path and query).
     let requestTarget: String
+    /// Whether connections speak TLS first (`wss://`).
+    let secure: Bool
+    /// The host name sent as SNI (nil for an IP address literal, RFC 6066 §3).
+    let serverName: String?
+    /// The one TLS version offered (minimum and maximum alike).
+    var tlsVersion: TLSVersion = .tlsv13
+    /// TCP_NODELAY on the client's sockets.
+    var noDelay = true
+    /// The client TLS context shared by all connections (`wss://` only).
+    var tls: NIOSSLContext?
 
-    /// Parses a `ws://` URL with a numeric or resolvable host.
+    /// Parses a `ws://` or `wss://` URL with a numeric or resolvable host.
     init?(url: String) {
-        guard url.hasPrefix("ws://") else { return nil }
-        let rest = url.dropFirst(5)
+        if url.hasPrefix("wss://") {
+            secure = true
+        } else if url.hasPrefix("ws://") {
+            secure = false
+        } else {
+            return nil
+        }
+        let rest = url.dropFirst(secure ? 6 : 5)
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         let authority = String(rest[..<slash])
         requestTarget = slash == rest.endIndex ? "/" : String(rest[slash...])
@@ -133,6 +170,24 @@ struct LoadTarget: Sendable {
         guard let address = try? SocketAddress.makeAddressResolvingHost(host, port: port) else { return nil }
         self.address = address
         hostHeader = authority
+        let literal = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+        serverName = literal ? nil : host
+    }
+
+    /// The client TLS context of a `wss://` target: one version, no certificate verification
+    /// (the benchmark's certificates are minted on the spot; verifying them costs the client, not
+    /// the proxy), ALPN `http/1.1` as browsers offer it, and X25519 only: BoringSSL's client would
+    /// also offer X25519MLKEM768, which wsgate's BoringSSL accepts and HAProxy's OpenSSL 3.0 does
+    /// not, and the proxies would then be compared on different key exchanges.
+    func makeTLSContext() throws -> NIOSSLContext? {
+        guard secure else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = tlsVersion
+        configuration.maximumTLSVersion = tlsVersion
+        configuration.certificateVerification = .none
+        configuration.applicationProtocols = ["http/1.1"]
+        configuration.curves = [.x25519]
+        return try NIOSSLContext(configuration: configuration)
     }
 }
 
@@ -337,6 +392,11 @@ final class LoadConnection: ChannelInboundHandler, @unchecked Sendable {
     var greeted = false
     /// When the connection attempt started (ns, monotonic).
     var startedAt: UInt64 = 0
+    /// When the upgrade request left (ns): at connect for ws://, at the end of the TLS handshake
+    /// for wss:// (the TLS handler holds the request until then).
+    var requestSentAt: UInt64 = 0
+    /// Request → complete 101 head (ns), once the upgrade succeeded.
+    var upgradeNanos: UInt64?
     /// Send times of messages in flight (ns), oldest first.
     var inFlight: [UInt64] = []
     /// Index of the oldest entry of `inFlight` still waiting.
@@ -368,7 +428,16 @@ final class LoadConnection: ChannelInboundHandler, @unchecked Sendable {
     private func sendRequest(context: ChannelHandlerContext) {
         guard let request else { return }
         self.request = nil
+        requestSentAt = nowNanos()
         context.writeAndFlush(NIOAny(request), promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            // The request was written at connect and held by the TLS handler until now.
+            requestSentAt = nowNanos()
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -391,6 +460,7 @@ final class LoadConnection: ChannelInboundHandler, @unchecked Sendable {
                 return
             }
             upgraded = true
+            upgradeNanos = nowNanos() &- requestSentAt
             head!.moveReaderIndex(forwardBy: end)
             buffer = head!
             head = nil
@@ -481,12 +551,18 @@ final class LoadConnector {
     func connect(driver: any LoadDriver) -> (LoadConnection, EventLoopFuture<Channel>) {
         let connection = LoadConnection(request: requests.make(allocator: allocator), driver: driver)
         connection.startedAt = DispatchTime.now().uptimeNanoseconds
+        let (tls, serverName) = (target.tls, target.serverName)
         var bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.seconds(10))
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: target.noDelay ? 1 : 0)
             .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 1024, maximum: 256 * 1024))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(connection) }
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(connection)
+                }
             }
         if !sources.isEmpty {
             // IP_BIND_ADDRESS_NO_PORT: the port is chosen at connect() time per 4-tuple, so each
@@ -620,6 +696,9 @@ struct LoadReport: Codable {
     /// Payload megabytes (10^6) per second received, for `stream`.
     var megabytesPerSecond: Double?
     var latencyMicroseconds: LatencySummary?
+    /// `handshake` only: upgrade request written → complete 101 head (for wss://, from the end
+    /// of the TLS handshake), the wait a client with or without TCP_NODELAY sees.
+    var upgradeLatencyMicroseconds: LatencySummary?
     var client: ClientCPU
     var watched: [WatchedProcess]
     var idle: IdleFigures?
@@ -638,6 +717,9 @@ struct LoadReport: Codable {
         Swift.print("  rate         \(f(operationsPerSecond)) /s\(megabytesPerSecond.map { "   \(f($0)) MB/s" } ?? "")")
         if let l = latencyMicroseconds {
             Swift.print("  latency µs   p50 \(l.p50)  p90 \(l.p90)  p99 \(l.p99)  p99.9 \(l.p999)  max \(l.max)  (n=\(l.count))")
+        }
+        if let l = upgradeLatencyMicroseconds {
+            Swift.print("  request→101  p50 \(l.p50)  p90 \(l.p90)  p99 \(l.p99)  p99.9 \(l.p999)  max \(l.max) µs")
         }
         Swift.print("  client CPU   \(f(client.cpuSeconds, 2)) s = \(f(client.cpuPercentOfOneCore))% of one core (near 100%: the client is the bottleneck)")
         for w in watched {
