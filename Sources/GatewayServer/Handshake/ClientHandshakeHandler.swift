@@ -90,7 +90,10 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let limits = snapshot.configuration.limits
         let now = runtime.now
         let revocations = runtime.revocations.current
-        let decision = HandshakePlanner(snapshot: snapshot).decide(head: head, client: facts, now: now, revocations: revocations) { route in
+        let tokenCache = runtime.tokenCaches[ObjectIdentifier(context.eventLoop)]?.value
+        let decision = HandshakePlanner(snapshot: snapshot).decide(
+            head: head, client: facts, now: now, revocations: revocations, tokenCache: tokenCache
+        ) { route in
             if runtime.draining.load(ordering: .relaxed) { return .connectionLimit }
             if !runtime.admission.allowHandshake(from: self.facts.clientIP, limit: limits.maxHandshakesPerIPPerSecond, now: now) {
                 return .rateLimited

@@ -93,12 +93,15 @@ package struct HandshakePlanner {
 
     /// Decides what to do with `head`. `admission` is asked once the request is a valid upgrade
     /// for a known route (connection caps, rate limits) and may refuse it; a verified token that
-    /// `revocations` covers is refused (`token_revoked`).
+    /// `revocations` covers is refused (`token_revoked`). `tokenCache` (this event loop's) answers
+    /// for tokens verified before under this snapshot; revocations and the route's requirements
+    /// are checked on every handshake all the same.
     package func decide(
         head: HTTPRequestHead,
         client: ClientFacts,
         now: Double,
         revocations: RevocationSet = RevocationSet(),
+        tokenCache: VerifiedTokenCache? = nil,
         admission: (CompiledRoute) -> Rejection?
     ) -> HandshakeDecision {
         let (rawPath, query) = HandshakePlanner.split(uri: head.uri)
@@ -166,7 +169,13 @@ package struct HandshakePlanner {
                 let rawDigest = tokenDigest(raw)
                 context.tokenFingerprint = String(rawDigest.prefix(12))
                 do {
-                    let token = try snapshot.verifier.verify(raw, now: now)
+                    let token: VerifiedToken
+                    if let cached = tokenCache?.token(digest: rawDigest, owner: snapshot, now: now) {
+                        token = cached
+                    } else {
+                        token = try snapshot.verifier.verify(raw, now: now)
+                        tokenCache?.store(token, digest: rawDigest, owner: snapshot, now: now)
+                    }
                     context.kid = token.kid
                     context.issuer = token.issuer
                     context.subject = token.subject
