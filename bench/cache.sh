@@ -23,6 +23,11 @@ PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 OUT=${OUT:-$ROOT/bench/results/cache}
 ISS=https://auth.bench.local
+# Ports of their own (run.sh's 18080-18082 and 19001 may be busy with another engineer's run).
+BACKEND_PORT=${BACKEND_PORT:-29001}
+CACHED_PORT=${CACHED_PORT:-28080}
+UNCACHED_PORT=${UNCACHED_PORT:-28083}
+HAPROXY_PORT=${HAPROXY_PORT:-28081}
 say() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
 if [[ -z ${SKIP_BUILD:-} ]]; then
@@ -49,13 +54,19 @@ ulimit -n "$(ulimit -Hn)"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/private.pem" 2>/dev/null
 openssl pkey -in "$WORK/private.pem" -pubout -out "$WORK/public.pem"
 export BENCH_HS_SECRET=bench-hs256-secret-0123456789abcdef0123
-export BENCH_PUBKEY=$WORK/public.pem BENCH_BACKEND=127.0.0.1:19001
-# The run.sh configuration plus an HS256 key; `uncached` listens on 18083 with the cache off.
+export BENCH_PUBKEY=$WORK/public.pem BENCH_BACKEND=127.0.0.1:$BACKEND_PORT
+# The run.sh configuration plus an HS256 key; `uncached` (UNCACHED_PORT) has the cache off.
 hs_key='  - {id: bench-hs, algorithms: [HS256], secret_env: BENCH_HS_SECRET}'
-sed "/^auth:/i\\$hs_key" bench/wsgate/wsgate.yaml >"$WORK/cached.yaml"
-sed -e 's/127.0.0.1:18080/127.0.0.1:18083/' -e "/^auth:/i\\$hs_key" -e '/^auth:/a\  token_cache_size: 0' bench/wsgate/wsgate.yaml >"$WORK/uncached.yaml"
+sed -e "s/127.0.0.1:18080/127.0.0.1:$CACHED_PORT/" -e "s/127.0.0.1:19001/127.0.0.1:$BACKEND_PORT/" -e "/^auth:/i\\$hs_key" \
+    bench/wsgate/wsgate.yaml >"$WORK/cached.yaml"
+sed -e "s/127.0.0.1:18080/127.0.0.1:$UNCACHED_PORT/" -e "s/127.0.0.1:19001/127.0.0.1:$BACKEND_PORT/" -e "/^auth:/i\\$hs_key" \
+    -e '/^auth:/a\  token_cache_size: 0' bench/wsgate/wsgate.yaml >"$WORK/uncached.yaml"
+sed "s/127.0.0.1:18081/127.0.0.1:$HAPROXY_PORT/" bench/haproxy/haproxy.cfg >"$WORK/haproxy.cfg"
+for port in $BACKEND_PORT $CACHED_PORT $UNCACHED_PORT $HAPROXY_PORT; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "port $port is busy" >&2; exit 1; fi
+done
 
-taskset -c "$LOAD_CPU" "$BIN/wsgate" echo-backend --listen 127.0.0.1:19001 >/dev/null 2>&1 &
+taskset -c "$LOAD_CPU" "$BIN/wsgate" echo-backend --listen 127.0.0.1:$BACKEND_PORT >/dev/null 2>&1 &
 PIDS+=($!)
 BACKEND_PID=$!
 taskset -c "$PROXY_CPU" "$BIN/wsgate" serve --config "$WORK/cached.yaml" --threads 1 >/dev/null 2>"$WORK/cached.err" &
@@ -64,29 +75,29 @@ CACHED_PID=$!
 taskset -c "$PROXY_CPU" "$BIN/wsgate" serve --config "$WORK/uncached.yaml" --threads 1 >/dev/null 2>"$WORK/uncached.err" &
 PIDS+=($!)
 UNCACHED_PID=$!
-taskset -c "$PROXY_CPU" haproxy -db -f bench/haproxy/haproxy.cfg >/dev/null 2>"$WORK/haproxy.err" &
+taskset -c "$PROXY_CPU" haproxy -db -f "$WORK/haproxy.cfg" >/dev/null 2>"$WORK/haproxy.err" &
 PIDS+=($!)
 HAPROXY_PID=$!
-for port in 19001 18080 18083 18081; do
+for port in $BACKEND_PORT $CACHED_PORT $UNCACHED_PORT $HAPROXY_PORT; do
     for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 done
 
 RS=(--key "$WORK/private.pem" --alg RS256 --kid bench-rsa --iss "$ISS" --aud chat --claim role=member --sub bench-user)
 HS=(--secret-env BENCH_HS_SECRET --alg HS256 --kid bench-hs --iss "$ISS" --aud chat --claim role=member --sub bench-user)
 say "minting $TOKENS RS256 tokens (not measured)"
-taskset -c "$LOAD_CPU" "$BIN/wsgate-bench" handshake --url ws://127.0.0.1:19001/ws/chat "${RS[@]}" --tokens "$TOKENS" \
+taskset -c "$LOAD_CPU" "$BIN/wsgate-bench" handshake --url ws://127.0.0.1:$BACKEND_PORT/ws/chat "${RS[@]}" --tokens "$TOKENS" \
     --tokens-file "$WORK/rs-many.txt" --duration 0.5 --concurrency 1 >/dev/null
-"$BIN/wsgate-bench" handshake --url ws://127.0.0.1:19001/ws/chat "${RS[@]}" --tokens 1 --tokens-file "$WORK/rs-one.txt" --duration 0.5 --concurrency 1 >/dev/null
-"$BIN/wsgate-bench" handshake --url ws://127.0.0.1:19001/ws/chat "${HS[@]}" --tokens 1 --tokens-file "$WORK/hs-one.txt" --duration 0.5 --concurrency 1 >/dev/null
+"$BIN/wsgate-bench" handshake --url ws://127.0.0.1:$BACKEND_PORT/ws/chat "${RS[@]}" --tokens 1 --tokens-file "$WORK/rs-one.txt" --duration 0.5 --concurrency 1 >/dev/null
+"$BIN/wsgate-bench" handshake --url ws://127.0.0.1:$BACKEND_PORT/ws/chat "${HS[@]}" --tokens 1 --tokens-file "$WORK/hs-one.txt" --duration 0.5 --concurrency 1 >/dev/null
 
 # name port pid tokens-file
 ROWS=(
-    "rs256-distinct-nocache 18083 $UNCACHED_PID rs-many"
-    "rs256-distinct-cache 18080 $CACHED_PID rs-many"
-    "rs256-repeated-nocache 18083 $UNCACHED_PID rs-one"
-    "rs256-repeated-cache 18080 $CACHED_PID rs-one"
-    "hs256-repeated-nocache 18083 $UNCACHED_PID hs-one"
-    "haproxy-rs256-distinct 18081 $HAPROXY_PID rs-many"
+    "rs256-distinct-nocache $UNCACHED_PORT $UNCACHED_PID rs-many"
+    "rs256-distinct-cache $CACHED_PORT $CACHED_PID rs-many"
+    "rs256-repeated-nocache $UNCACHED_PORT $UNCACHED_PID rs-one"
+    "rs256-repeated-cache $CACHED_PORT $CACHED_PID rs-one"
+    "hs256-repeated-nocache $UNCACHED_PORT $UNCACHED_PID hs-one"
+    "haproxy-rs256-distinct $HAPROXY_PORT $HAPROXY_PID rs-many"
 )
 for run in $(seq 1 "$RUNS"); do
     for row in "${ROWS[@]}"; do
