@@ -14,6 +14,9 @@
 # haproxy nginx), IDLE_HOLD (3 s), PROXY_CPU (1), LOAD_CPU (0), OUT (bench/results/latest), SKIP_BUILD,
 # QUIET_TRIES (60: how many 5 s waits a measurement gives another engineer's release build),
 # WSGATE_BIN (measure this wsgate binary instead of the one built).
+# SCENARIOS may also name `storm` (reconnect storm: STORM_N 9000 connections opened, all dropped at
+# once, all reconnected at concurrency STORM_C 1000, STORM_TOKENS 9000 distinct tokens; targets
+# STORM_TARGETS, default "wsgate haproxy"). WSGATE_CONFIG replaces bench/wsgate/wsgate.yaml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -37,6 +40,10 @@ ECHO_C=${ECHO_C:-100}
 ECHO_SIZE=${ECHO_SIZE:-64}
 STREAM_SIZE=${STREAM_SIZE:-1048576}
 STREAM_WINDOW=${STREAM_WINDOW:-4}
+STORM_N=${STORM_N:-9000}
+STORM_C=${STORM_C:-1000}
+STORM_TOKENS=${STORM_TOKENS:-9000}
+STORM_TARGETS=${STORM_TARGETS:-"wsgate haproxy"}
 
 BACKEND_ADDR=127.0.0.1:19001
 declare -A PORT=([direct]=19001 [wsgate]=18080 [haproxy]=18081 [nginx]=18082)
@@ -65,6 +72,7 @@ ulimit -n "$hard"
 say "open files: soft=$(ulimit -n) hard=$hard"
 max_idle=0
 for n in $IDLE_COUNTS; do ((n > max_idle)) && max_idle=$n; done
+[[ " $SCENARIOS " == *" storm "* ]] && ((STORM_N > max_idle)) && max_idle=$STORM_N
 if ((max_idle * 2 + 100 > $(ulimit -n))); then
     echo "ulimit -n $(ulimit -n) is too low for $max_idle proxied connections (2 descriptors each)" >&2
     exit 1
@@ -106,7 +114,7 @@ cleanup() {
 trap cleanup EXIT
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/private.pem" 2>/dev/null
 openssl pkey -in "$WORK/private.pem" -pubout -out "$WORK/public.pem"
-cp bench/wsgate/wsgate.yaml "$WORK/wsgate.yaml"
+cp "${WSGATE_CONFIG:-bench/wsgate/wsgate.yaml}" "$WORK/wsgate.yaml"
 mkdir -p "$WORK/nginx/tmp" "$OUT"
 # Server certificates for the wss scenarios (CN and SAN localhost / 127.0.0.1, self-signed: the
 # clients do not verify, so only the proxies' work is measured). HAProxy takes cert + key in one file.
@@ -196,7 +204,7 @@ say "backend $BACKEND_PID; proxies: $(for t in "${!PROXY_PID[@]}"; do printf '%s
     echo "\"kernel\":\"$(uname -r)\",\"haproxy\":\"$(haproxy -v | head -1 | awk '{print $3}')\",\"nginx\":\"$(nginx -v 2>&1 | cut -d/ -f2)\","
     echo "\"swift\":\"$(swift --version 2>/dev/null | head -1 | sed 's/"/\\"/g')\",\"runs\":$RUNS,\"duration\":$DURATION,"
     echo "\"proxy_cpu\":$PROXY_CPU,\"load_cpu\":$LOAD_CPU,\"handshake_c\":$HANDSHAKE_C,\"echo_c\":$ECHO_C,\"echo_size\":$ECHO_SIZE,\"stream_size\":$STREAM_SIZE,\"stream_window\":$STREAM_WINDOW,"
-    echo "\"wss_tls\":\"$WSS_TLS\",\"resume_c\":$RESUME_C,\"latency_concurrency\":\"$LATENCY_CONCURRENCY\"}"
+    echo "\"wss_tls\":\"$WSS_TLS\",\"resume_c\":$RESUME_C,\"latency_concurrency\":\"$LATENCY_CONCURRENCY\",\"storm_n\":$STORM_N,\"storm_c\":$STORM_C,\"storm_tokens\":$STORM_TOKENS}"
 } >"$OUT/machine.json"
 
 # --- throughput scenarios, targets interleaved within each run ---------------------------------
@@ -257,6 +265,19 @@ for run in $(seq 1 "$RUNS"); do
                             --url "$(wss_url "$t" ecdsa)" --tls-version "$WSS_TLS" --concurrency "$c" --nodelay "$nodelay"
                     done
                 done
+            done
+            ;;
+        storm)
+            for t in $STORM_TARGETS; do
+                wait_quiet
+                # A fresh proxy: the storm starts from N relayed connections and nothing else.
+                stop_proxy "$t"
+                start_proxy "$t"
+                say "run $run/$RUNS storm $STORM_N at $STORM_C $t"
+                # shellcheck disable=SC2046
+                taskset -c "$LOAD_CPU" "$BENCH" storm --url "$(url "$t")" "${TOKEN_ARGS[@]}" $(watch_args "$t") \
+                    --label "$t" --connections "$STORM_N" --concurrency "$STORM_C" --tokens "$STORM_TOKENS" --tokens-file "$WORK/storm-tokens.txt" \
+                    --source-addresses 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 --json >"$OUT/storm-$t-$run.json"
             done
             ;;
         *) echo "unknown scenario $scenario" >&2; exit 1 ;;

@@ -124,6 +124,29 @@ if latency:
         latency[key] = {"p50": med([u["p50"] for u in up]), "p99": med([u["p99"] for u in up])}
         print(f"| {key[0]} | {key[1]} | {key[2]} | {fmt(latency[key]['p50'])} | {fmt(latency[key]['p99'])} | "
               f"{fmt(med([r['operationsPerSecond'] for r in rs]))} | {sum(r['errors'] for r in rs)} |")
+storm = {}
+for t in TARGETS:
+    reports = load(f"storm-{t}-*.json")
+    if reports:
+        lat = [r["latencyMicroseconds"] for r in reports if r.get("latencyMicroseconds")]
+        storm[t] = {"n": reports[0]["operations"], "seconds": med([r["seconds"] for r in reports]),
+                    "rate": med([r["operationsPerSecond"] for r in reports]),
+                    "p50": med([l["p50"] for l in lat]), "p99": med([l["p99"] for l in lat]), "max": med([l["max"] for l in lat]),
+                    "cpu1k": med([proxy(r)["cpuMillisecondsPer1000Operations"] for r in reports]) if t != "direct" else None,
+                    "cpu_pct": med([proxy(r)["cpuPercentOfOneCore"] for r in reports]) if t != "direct" else None,
+                    "errors": sum(r["errors"] for r in reports), "runs": [round(r["seconds"], 3) for r in reports]}
+if storm:
+    print(f"### reconnect storm (all connections dropped at once, all reconnect at concurrency {machine.get('storm_c', '?')})")
+    print()
+    print("| target | reconnected | all relayed again after s | reconnects/s | p50 µs | p99 µs | max µs | proxy CPU ms / 1000 reconnects | proxy CPU % | errors | runs (s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for t, r in storm.items():
+        print(f"| {t} | {r['n']:,} | {fmt(r['seconds'], 3)} | {fmt(r['rate'])} | {fmt(r['p50'])} | {fmt(r['p99'])} | {fmt(r['max'])} | "
+              f"{fmt(r['cpu1k'], 2)} | {fmt(r['cpu_pct'])} | {r['errors']} | {' / '.join(str(x) for x in r['runs'])} |")
+    w, h = storm.get("wsgate"), storm.get("haproxy")
+    if w and h:
+        print()
+        print(f"wsgate/HAProxy: reconnect rate {ratio(w['rate'], h['rate'])}, CPU per reconnect {ratio(w['cpu1k'], h['cpu1k'])}")
     print()
 
 idle = {}

@@ -107,19 +107,31 @@ public struct JWTVerifier: Sendable {
         TokenError(.malformed, "the \(segment) is not unpadded base64url (RFC 7515 §2)")
     }
 
-    /// Chooses candidate keys (RFC 7515 §4.1.4 `kid`; otherwise every key bound to `alg`) and
-    /// tries each until one verifies.
+    /// Chooses candidate keys (RFC 7515 §4.1.4 `kid`; otherwise the first key bound to `alg`, or
+    /// every such key with `tryAllKeys`) and tries each until one verifies.
+    ///
+    /// Without a kid only one key is tried by default: RFC 7515 §6 leaves key selection to the
+    /// application, and trying all of them would let one forged token cost a signature check per
+    /// configured key (with ten RSA keys, ten).
     private func verifySignature(_ signature: UnsafeRawBufferPointer, over input: UnsafeRawBufferPointer, header: JOSEHeader) throws(TokenError) {
         let algorithm = header.algorithm
         var keyFound = false
         var candidateFound = false
+        var firstCandidate: VerificationKey?
         for key in keys {
             if let kid = header.kid {
                 guard key.id == kid else { continue }
             }
             keyFound = true
             guard key.algorithms.contains(algorithm) else { continue }
+            if header.kid == nil && candidateFound && !policy.tryAllKeys {
+                throw TokenError(
+                    .signatureInvalid,
+                    "the \(algorithm.rawValue) signature does not verify with \(Self.describe(firstCandidate)), the first key allowed \(algorithm.rawValue); a token without kid is checked against that key only (auth.try_all_keys)"
+                )
+            }
             candidateFound = true
+            firstCandidate = firstCandidate ?? key
             if key.material.verify(algorithm, input: input, signature: signature) { return }
         }
         if let kid = header.kid {
@@ -133,6 +145,11 @@ public struct JWTVerifier: Sendable {
             throw TokenError(.algorithmNotAllowed, "no configured key is allowed to verify \(algorithm.rawValue)")
         }
         throw TokenError(.signatureInvalid, "the \(algorithm.rawValue) signature does not verify", kid: header.kid)
+    }
+
+    /// "key ID" or "the key without id" for a refusal's detail (ids come from the configuration).
+    private static func describe(_ key: VerificationKey?) -> String {
+        key?.id.map { "key \(JOSEHeader.printable($0))" } ?? "the key without id"
     }
 
     /// Parses the verified payload and checks the registered claims (RFC 7519 §4.1), reading

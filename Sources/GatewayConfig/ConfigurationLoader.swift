@@ -168,3 +168,24 @@ extension GatewayConfiguration {
         return parts.joined(separator: ", ")
     }
 }
+
+extension GatewayConfiguration {
+    /// Lines for `wsgate check` about keys that share an algorithm: a token without `kid` is
+    /// checked against the first of them only (or, with `auth.try_all_keys`, against each, one
+    /// signature check per key for every forged token). Remote (JWKS) keys are not known here.
+    public var warnings: [String] {
+        // Key names in configuration order: the id, or the position for a key without one.
+        var byAlgorithm: [JWTAlgorithm: [String]] = [:]
+        for (index, key) in keys.keys.enumerated() {
+            let name = key.id.map { "\"\($0)\"" } ?? "keys[\(index)] (no id)"
+            for algorithm in key.algorithms { byAlgorithm[algorithm, default: []].append(name) }
+        }
+        return byAlgorithm.filter { $0.value.count > 1 }.sorted { $0.key.rawValue < $1.key.rawValue }.map { algorithm, names in
+            let shared = names
+            if auth.tryAllKeys {
+                return "\(shared.count) keys allow \(algorithm.rawValue) (\(names.joined(separator: ", "))); with auth.try_all_keys a token without kid is checked against each: \(shared.count) signature checks per forged token"
+            }
+            return "\(shared.count) keys allow \(algorithm.rawValue) (\(names.joined(separator: ", "))); a token without kid is checked against \(names[0]) only (set auth.try_all_keys: true to try every one)"
+        }
+    }
+}

@@ -5,7 +5,7 @@ extension ConfigurationReader {
     /// Reads `auth:`.
     func authSettings(_ located: ConfigNode?) -> AuthSettings {
         var settings = AuthSettings()
-        guard let located, let auth = mapping(located, allowed: ["issuers", "audiences", "leeway", "max_token_bytes", "token_sources"]) else {
+        guard let located, let auth = mapping(located, allowed: ["issuers", "audiences", "leeway", "max_token_bytes", "token_sources", "try_all_keys", "token_cache_size"]) else {
             return settings
         }
         if let node = auth["issuers"], let issuers = strings(node) { settings.issuers = issuers.map(\.0) }
@@ -19,6 +19,8 @@ extension ConfigurationReader {
         }
         if let node = auth["max_token_bytes"], let bytes = size(node, minimum: 16) { settings.maxTokenBytes = bytes }
         if let node = auth["token_sources"], let sources = tokenSources(node) { settings.tokenSources = sources }
+        if let node = auth["try_all_keys"], let value = bool(node) { settings.tryAllKeys = value }
+        if let node = auth["token_cache_size"], let value = integer(node, in: 0...1_000_000) { settings.tokenCacheSize = value }
         return settings
     }
 

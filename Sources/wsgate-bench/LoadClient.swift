@@ -53,6 +53,10 @@ struct LoadOptions: ParsableArguments {
     @Option(help: "Distinct tokens minted at start and rotated through (signing is not measured).")
     var tokens: Int = 16
 
+    /// Minted tokens kept in a file, so that many runs can share one expensive minting.
+    @Option(name: .customLong("tokens-file"), help: "Read the tokens from this file (one per line); when it does not exist, mint --tokens and write them there.")
+    var tokensFile: String?
+
     /// Local addresses connections are bound to, round robin.
     @Option(name: .customLong("source-addresses"), help: "Comma-separated local addresses to bind (127.0.0.2,127.0.0.3…): >64k connections on loopback.")
     var sourceAddresses: String?
@@ -97,6 +101,17 @@ struct LoadOptions: ParsableArguments {
     /// The tokens to rotate through (empty: no Authorization header).
     func makeTokens() throws -> [String] {
         if let token { return [token] }
+        guard let tokensFile else { return try mintTokens() }
+        if let saved = FileManager.default.contents(atPath: tokensFile) {
+            return String(decoding: saved, as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+        let minted = try mintTokens()
+        try Data((minted.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: tokensFile))
+        return minted
+    }
+
+    /// Signs `tokens` fresh tokens (valid for an hour, distinct `jti`s).
+    private func mintTokens() throws -> [String] {
         let signer: TokenSigner
         if let key {
             let algorithm = JWTAlgorithm(rawValue: alg ?? "RS256")

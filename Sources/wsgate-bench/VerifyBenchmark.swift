@@ -34,6 +34,10 @@ struct VerifyBenchmark: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
+    /// Measure a flood of forged kid-less RS256 tokens against this many keys instead.
+    @Option(name: .customLong("forged-keys"), help: "Instead: forged RS256 tokens without kid against N RS256 keys (0: off).")
+    var forgedKeys = 0
+
     /// One row of the result.
     struct Row: Codable {
         /// The JWS alg.
@@ -90,6 +94,10 @@ struct VerifyBenchmark: ParsableCommand {
     /// on a machine shared with other work the load drifts, and a ceiling measured minutes
     /// apart would compare different machines.
     func run() throws {
+        if forgedKeys > 0 {
+            try runForged()
+            return
+        }
         let now = Date().timeIntervalSince1970
         let claims = Self.claims(now: now)
         let policy = VerificationPolicy(issuers: ["https://auth.example.com"], audiences: ["chat"], leewaySeconds: 30)

@@ -8,6 +8,6 @@ struct WSGateBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wsgate-bench",
         abstract: "Measures wsgate: token verification, handshakes, relay.",
-        subcommands: [VerifyBenchmark.self, HandshakeScenario.self, EchoScenario.self, StreamScenario.self, IdleScenario.self]
+        subcommands: [VerifyBenchmark.self, HandshakeScenario.self, EchoScenario.self, StreamScenario.self, IdleScenario.self, StormScenario.self]
     )
 }

@@ -5,7 +5,7 @@ import GatewayServer
 
 /// `wsgate check --config FILE`: validates a config and loads every key, as `serve` would at start-up.
 ///
-/// Prints `ok: …` and exits 0, or prints every problem, one per line with its key path and line,
+/// Prints `ok: …` (then any `warning: …` lines) and exits 0, or prints every problem, one per line with its key path and line,
 /// and exits 1.
 struct CheckCommand: AsyncParsableCommand {
     /// Command name and help.
@@ -31,6 +31,7 @@ struct CheckCommand: AsyncParsableCommand {
         do {
             let loaded = try ConfigurationLoader.load(path: config)
             print("ok: \(loaded.summary)")
+            for warning in loaded.warnings { print("warning: \(warning)") }
             if connect, let cluster = loaded.cluster {
                 do throws(ClusterUnavailable) {
                     print("ok: " + (try await ClusterProbe.check(cluster)))

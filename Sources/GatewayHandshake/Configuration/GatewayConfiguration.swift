@@ -229,6 +229,12 @@ public struct AuthSettings: Sendable {
     public var maxTokenBytes: Int
     /// Where tokens are looked for, in order, unless a route overrides it.
     public var tokenSources: [TokenSource]
+    /// `try_all_keys`: a token without `kid` is tried against every key allowing its `alg`
+    /// instead of only the first (each extra key is one more signature check per forged token).
+    public var tryAllKeys = false
+    /// `token_cache_size`: verified tokens remembered per event loop until their `exp`, so a
+    /// token presented again skips the signature check; 0 turns the cache off.
+    public var tokenCacheSize = 1024
 
     /// Creates auth settings.
     public init(
@@ -251,7 +257,8 @@ public struct AuthSettings: Sendable {
             issuers: issuers,
             audiences: audiences,
             leewaySeconds: leewaySeconds,
-            maxTokenBytes: maxTokenBytes
+            maxTokenBytes: maxTokenBytes,
+            tryAllKeys: tryAllKeys
         )
     }
 }

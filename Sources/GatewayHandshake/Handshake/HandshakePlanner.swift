@@ -107,11 +107,14 @@ package struct HandshakePlanner {
     /// for a known route (connection caps, rate limits) and may refuse it; a verified token for
     /// which `revocation` (given the token and its digest) names a revocation is refused
     /// (`token_revoked`, with that description as the log's detail).
+    /// `tokenCache` (this event loop's) answers for tokens verified before under these rules;
+    /// revocations and the route's requirements are checked on every handshake all the same.
     package func decide(
         head: HTTPRequestHead,
         client: ClientFacts,
         now: Double,
         revocation: (VerifiedToken, _ tokenDigest: String) -> String? = { _, _ in nil },
+        tokenCache: VerifiedTokenCache? = nil,
         admission: (HandshakeRoute) -> Rejection?
     ) -> HandshakeDecision {
         let (rawPath, query) = HandshakePlanner.split(uri: head.uri)
@@ -179,7 +182,13 @@ package struct HandshakePlanner {
                 let rawDigest = tokenDigest(raw)
                 context.tokenFingerprint = String(rawDigest.prefix(12))
                 do {
-                    let token = try rules.verifier.verify(raw, now: now)
+                    let token: VerifiedToken
+                    if let cached = tokenCache?.token(digest: rawDigest, owner: rules, now: now) {
+                        token = cached
+                    } else {
+                        token = try rules.verifier.verify(raw, now: now)
+                        tokenCache?.store(token, digest: rawDigest, owner: rules, now: now)
+                    }
                     context.kid = token.kid
                     context.issuer = token.issuer
                     context.subject = token.subject

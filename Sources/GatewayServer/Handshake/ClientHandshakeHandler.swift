@@ -95,7 +95,10 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             guard !revocations.isEmpty, let match = revocations.match(token, tokenDigest: digest, now: now) else { return nil }
             return "revoked by \(match.kind.rawValue) revocation \(match.id)"
         }
-        let decision = HandshakePlanner(rules: snapshot.handshake).decide(head: head, client: facts, now: now, revocation: revocation) { route in
+        let tokenCache = runtime.tokenCaches[ObjectIdentifier(context.eventLoop)]?.value
+        let decision = HandshakePlanner(rules: snapshot.handshake).decide(
+            head: head, client: facts, now: now, revocation: revocation, tokenCache: tokenCache
+        ) { route in
             if runtime.draining.load(ordering: .relaxed) { return .connectionLimit }
             if !runtime.admission.allowHandshake(from: self.facts.clientIP, limit: limits.maxHandshakesPerIPPerSecond, now: now) {
                 return .rateLimited

@@ -94,7 +94,7 @@ public final class Gateway: Sendable {
         let cluster = configuration.cluster.map { ClusterBus(configuration: $0, group: group, logger: logger) }
         let runtime = GatewayRuntime(
             snapshot: GatewaySnapshot(configuration: configuration, remoteKeys: remoteKeys, traffic: traffic), logger: logger,
-            rejectionLog: log, metrics: GatewayMetrics(), traffic: traffic, cluster: cluster
+            rejectionLog: log, metrics: GatewayMetrics(), traffic: traffic, cluster: cluster, loops: Array(group.makeIterator())
         )
         runtime.keySetStatus.withLockedValue { status in
             for url in remoteKeys.keys { status[url] = RemoteKeySetStatus(installedAt: runtime.startedAt) }

@@ -1,5 +1,6 @@
 import Atomics
 import Foundation
+import GatewayAuth
 import GatewayHandshake
 import Logging
 import NIOConcurrencyHelpers
@@ -29,6 +30,9 @@ final class GatewayRuntime: Sendable {
     let keySetStatus = NIOLockedValueBox<[String: RemoteKeySetStatus]>([:])
     /// When this gateway started (unix seconds).
     let startedAt: Double
+    /// Each event loop's verified-token cache (`auth.token_cache_size` at start), by loop: a
+    /// handshake uses its own loop's, without a lock. Empty when the cache is off.
+    let tokenCaches: [ObjectIdentifier: NIOLoopBoundBox<VerifiedTokenCache>]
 
     /// Open client connections (handshaking or relaying).
     let clientConnections = ManagedAtomic<Int>(0)
@@ -45,9 +49,13 @@ final class GatewayRuntime: Sendable {
 
     init(
         snapshot: GatewaySnapshot, logger: Logger, rejectionLog: RejectionLog, metrics: GatewayMetrics,
-        traffic: TrafficCounters = TrafficCounters(), cluster: ClusterBus? = nil
+        traffic: TrafficCounters = TrafficCounters(), cluster: ClusterBus? = nil, loops: [any EventLoop] = []
     ) {
         self.traffic = traffic
+        let cacheSize = snapshot.configuration.auth.tokenCacheSize
+        self.tokenCaches = cacheSize == 0 ? [:] : Dictionary(uniqueKeysWithValues: loops.map { loop in
+            (ObjectIdentifier(loop), NIOLoopBoundBox.makeBoxSendingValue(VerifiedTokenCache(capacity: cacheSize), eventLoop: loop))
+        })
         self.startedAt = Date().timeIntervalSince1970
         self.cluster = cluster
         // With a cluster the event table is the truth: state_dir is not read or written.
