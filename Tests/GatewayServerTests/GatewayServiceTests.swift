@@ -20,8 +20,9 @@ import Darwin
     static let environment = ["WSGATE_TEST_SECRET": String(decoding: GatewayHarness.secret, as: UTF8.self)]
 
     /// A config on a kernel-chosen port with the harness's key and one exact route per path, each
-    /// to the echo backend at `/up<path>`.
-    static func yaml(paths: [String], backendPort: Int, extra: String = "") -> String {
+    /// to the echo backend at `/up<path>`; revocations kept in `stateDirectory` (the default,
+    /// /var/lib/wsgate, is shared with whatever else ran on the machine).
+    static func yaml(paths: [String], backendPort: Int, stateDirectory: String, extra: String = "") -> String {
         var text = """
             listen:
               - address: "127.0.0.1:0"
@@ -31,6 +32,7 @@ import Darwin
                 secret_env: WSGATE_TEST_SECRET
             rejection_log:
               enabled: false
+            state_dir: \(stateDirectory)
             routes:
 
             """
@@ -77,7 +79,7 @@ import Darwin
         let path = directory + "/wsgate.yaml"
         let token = try GatewayHarness.token()
         try await GatewayHarness.withEchoBackend { backendPort in
-            try Self.yaml(paths: ["/a"], backendPort: backendPort).write(toFile: path, atomically: true, encoding: .utf8)
+            try Self.yaml(paths: ["/a"], backendPort: backendPort, stateDirectory: directory).write(toFile: path, atomically: true, encoding: .utf8)
             let load: @Sendable () throws -> GatewayConfiguration = {
                 try ConfigurationLoader.load(path: path, environment: Self.environment)
             }
@@ -98,25 +100,31 @@ import Darwin
                 return
             }
 
-            #expect(try await Self.requestLine(port: port, path: "/a", token: token) == "GET /up/a HTTP/1.1")
-            #expect(try await Self.requestLine(port: port, path: "/b", token: token) == "HTTP 404")
+            var line = try await Self.requestLine(port: port, path: "/a", token: token)
+            #expect(line == "GET /up/a HTTP/1.1")
+            line = try await Self.requestLine(port: port, path: "/b", token: token)
+            #expect(line == "HTTP 404")
 
-            try Self.yaml(paths: ["/a", "/b"], backendPort: backendPort).write(toFile: path, atomically: true, encoding: .utf8)
+            try Self.yaml(paths: ["/a", "/b"], backendPort: backendPort, stateDirectory: directory).write(toFile: path, atomically: true, encoding: .utf8)
             // The trap is in place: the service traps SIGHUP before it binds, and it has bound.
             kill(getpid(), SIGHUP)
             let applied = await Self.next(reloads)
             #expect(applied == .some(nil))
-            #expect(try await Self.requestLine(port: port, path: "/b", token: token) == "GET /up/b HTTP/1.1")
-            #expect(try await Self.requestLine(port: port, path: "/a", token: token) == "GET /up/a HTTP/1.1")
+            line = try await Self.requestLine(port: port, path: "/b", token: token)
+            #expect(line == "GET /up/b HTTP/1.1")
+            line = try await Self.requestLine(port: port, path: "/a", token: token)
+            #expect(line == "GET /up/a HTTP/1.1")
 
             // A key no route has, in a route `/c` that is not added.
-            try Self.yaml(paths: ["/a", "/b", "/c"], backendPort: backendPort, extra: "    frobnicate: true\n")
+            try Self.yaml(paths: ["/a", "/b", "/c"], backendPort: backendPort, stateDirectory: directory, extra: "    frobnicate: true\n")
                 .write(toFile: path, atomically: true, encoding: .utf8)
             kill(getpid(), SIGHUP)
             let refused = await Self.next(reloads)
-            #expect(refused == .some("routes[2].frobnicate (line 19): unknown key \"frobnicate\""))
-            #expect(try await Self.requestLine(port: port, path: "/b", token: token) == "GET /up/b HTTP/1.1")
-            #expect(try await Self.requestLine(port: port, path: "/c", token: token) == "HTTP 404")
+            #expect(refused == .some("routes[2].frobnicate (line 20): unknown key \"frobnicate\""))
+            line = try await Self.requestLine(port: port, path: "/b", token: token)
+            #expect(line == "GET /up/b HTTP/1.1")
+            line = try await Self.requestLine(port: port, path: "/c", token: token)
+            #expect(line == "HTTP 404")
 
             await group.triggerGracefulShutdown()
             try await running.value

@@ -3,7 +3,8 @@ import GatewayAuth
 /// What every handshake decision of one configuration is made against: the route table, the
 /// compiled routes, the verifier with its parsed keys, and every name a token can be carried
 /// under. Immutable; the server builds one per configuration snapshot and swaps it whole on reload.
-package struct HandshakeRules: Sendable {
+/// A class, so a planner made per handshake holds one reference, not copies of the tables.
+package final class HandshakeRules: Sendable {
     /// Path → route index.
     package let routeTable: RouteTable
     /// Per-route precomputed data, indexed like the configuration's routes.
@@ -39,7 +40,7 @@ package struct HandshakeRules: Sendable {
     }
 
     /// The rules for `configuration` verifying with its configured keys only.
-    package init(configuration: GatewayConfiguration) {
+    package convenience init(configuration: GatewayConfiguration) {
         self.init(
             configuration: configuration,
             verifier: JWTVerifier(keys: configuration.keys, policy: configuration.auth.policy)
