@@ -1,6 +1,6 @@
 import GatewayAuth
 import GatewayConfig
-import GatewayServer
+import GatewayHandshake
 import Testing
 
 /// `auth.try_all_keys`, `auth.token_cache_size`, and `wsgate check`'s warning about keys that

@@ -112,11 +112,7 @@ enum PipelineFixture {
         let client = ClientFacts(address: "192.0.2.1:4000", ip: "192.0.2.1", clientIP: "192.0.2.1", peerIsTrustedProxy: false, secure: false)
         let config = Self.configuration(keys: try keys ?? Self.keys(), maxTokenBytes: maxTokenBytes)
         let planner = HandshakePlanner(rules: GatewaySnapshot(configuration: config).handshake)
-        // The server's revocation check (ClientHandshakeHandler), over the fixture's set.
-        let revocation: (VerifiedToken, String) -> String? = { token, digest in
-            revocations.match(token, tokenDigest: digest, now: now).map { "revoked by \($0.kind.rawValue) revocation \($0.id)" }
-        }
-        return planner.decide(head: head, client: client, now: now, revocation: revocation, admission: admission)
+        return planner.decide(head: head, client: client, now: now, revocation: revocations.handshakeCheck(now: now), admission: admission)
     }
 
     /// The HTTP status and reason code of a decision; `(101, "forward")` when it goes upstream.

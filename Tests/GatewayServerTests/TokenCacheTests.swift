@@ -1,3 +1,4 @@
+import GatewayHandshake
 import Foundation
 import GatewayAuth
 import GatewayTesting
@@ -30,7 +31,7 @@ import Testing
         ]
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/ws/chat", headers: headers)
         let client = ClientFacts(address: "127.0.0.1:1", ip: "127.0.0.1", clientIP: "127.0.0.1", peerIsTrustedProxy: false, secure: false)
-        switch HandshakePlanner(snapshot: snapshot).decide(head: head, client: client, now: now, revocations: revocations, tokenCache: cache, admission: { _ in nil }) {
+        switch HandshakePlanner(rules: snapshot.handshake).decide(head: head, client: client, now: now, revocation: revocations.handshakeCheck(now: now), tokenCache: cache, admission: { _ in nil }) {
         case .reject(let rejection, _): return rejection.reason
         case .forward: return "forward"
         }

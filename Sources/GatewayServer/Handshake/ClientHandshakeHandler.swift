@@ -91,13 +91,9 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let limits = snapshot.configuration.limits
         let now = runtime.now
         let revocations = runtime.revocations.current
-        let revocation: (VerifiedToken, String) -> String? = { token, digest in
-            guard !revocations.isEmpty, let match = revocations.match(token, tokenDigest: digest, now: now) else { return nil }
-            return "revoked by \(match.kind.rawValue) revocation \(match.id)"
-        }
         let tokenCache = runtime.tokenCaches[ObjectIdentifier(context.eventLoop)]?.value
         let decision = HandshakePlanner(rules: snapshot.handshake).decide(
-            head: head, client: facts, now: now, revocation: revocation, tokenCache: tokenCache
+            head: head, client: facts, now: now, revocation: revocations.handshakeCheck(now: now), tokenCache: tokenCache
         ) { route in
             if runtime.draining.load(ordering: .relaxed) { return .connectionLimit }
             if !runtime.admission.allowHandshake(from: self.facts.clientIP, limit: limits.maxHandshakesPerIPPerSecond, now: now) {
