@@ -231,8 +231,6 @@ import Testing
 
     // MARK: - Key selection by kid (RFC 7515 §4.1.4)
 
-    /// Keys `a` (HS256), one without an id (HS256) and `c` (HS256, HS384). A token with a kid is
-    /// verified by that key only; a token without one by any key allowing its `alg`.
     /// One token against a key set: who signed it, what its header names, what must happen.
     struct KeyCase: CustomTestStringConvertible, Sendable {
         var name: String
@@ -242,18 +240,25 @@ import Testing
         /// `a`, `b`, `c` or `d`: whose secret signed the token (`d` is no configured key's).
         var signer: String
         var algorithm: JWTAlgorithm = .hs256
+        /// `auth.try_all_keys`: a kid-less token may try every key allowing its `alg`.
+        var tryAllKeys = false
         var expected: String
         var testDescription: String { name }
     }
 
     /// Keys `a` (HS256), one without an id (`b`'s secret, HS256) and `c` (HS256, HS384). A token
-    /// with a kid is verified by that key only; a token without one by any key allowing its `alg`.
+    /// with a kid is verified by that key only; a token without one by the first key allowing its
+    /// `alg` (one signature check per forged token, whatever the key count), or by any such key
+    /// with `auth.try_all_keys`.
     @Test(arguments: [
         KeyCase(name: "no kid, first key", kid: nil, signer: "a", expected: "forward"),
-        KeyCase(name: "no kid, the key without an id", kid: nil, signer: "b", expected: "forward"),
-        KeyCase(name: "no kid, last key", kid: nil, signer: "c", expected: "forward"),
-        KeyCase(name: "no kid, last key, its second algorithm", kid: nil, signer: "c", algorithm: .hs384, expected: "forward"),
+        KeyCase(name: "no kid, the key without an id (not the first HS256 key)", kid: nil, signer: "b", expected: "signature_invalid"),
+        KeyCase(name: "no kid, last key (not the first HS256 key)", kid: nil, signer: "c", expected: "signature_invalid"),
+        KeyCase(name: "no kid, the key without an id, try_all_keys", kid: nil, signer: "b", tryAllKeys: true, expected: "forward"),
+        KeyCase(name: "no kid, last key, try_all_keys", kid: nil, signer: "c", tryAllKeys: true, expected: "forward"),
+        KeyCase(name: "no kid, last key, its second algorithm (the first HS384 key)", kid: nil, signer: "c", algorithm: .hs384, expected: "forward"),
         KeyCase(name: "no kid, no key has the secret", kid: nil, signer: "d", expected: "signature_invalid"),
+        KeyCase(name: "no kid, no key has the secret, try_all_keys", kid: nil, signer: "d", tryAllKeys: true, expected: "signature_invalid"),
         KeyCase(name: "no kid, no key allows the algorithm", kid: nil, signer: "a", algorithm: .hs512, expected: "algorithm_not_allowed"),
         KeyCase(name: "kid a, a's secret", kid: "a", signer: "a", expected: "forward"),
         KeyCase(name: "kid a, the id-less key's secret", kid: "a", signer: "b", expected: "signature_invalid"),
@@ -265,7 +270,7 @@ import Testing
     ])
     func keySelection(_ test: KeyCase) throws {
         let token = try PipelineFixture.sign(kid: test.kid, secret: PipelineFixture.secret(test.signer), algorithm: test.algorithm)
-        let decision = try PipelineFixture.decide(headers: Self.bearer(token), keys: try PipelineFixture.threeKeys())
+        let decision = try PipelineFixture.decide(headers: Self.bearer(token), keys: try PipelineFixture.threeKeys(), tryAllKeys: test.tryAllKeys)
         #expect(PipelineFixture.outcome(decision).reason == test.expected)
         if case .forward(let plan) = decision {
             #expect(plan.token?.kid == test.kid)

@@ -66,21 +66,23 @@ enum PipelineFixture {
 
     static let backend = UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: 9), path: "/up")
 
-    static func configuration(keys: KeySet, maxTokenBytes: Int) -> GatewayConfiguration {
+    static func configuration(keys: KeySet, maxTokenBytes: Int, tryAllKeys: Bool = false) -> GatewayConfiguration {
         let claims = [
             ClaimHeader(claim: "sub", header: "X-User-Id"), ClaimHeader(claim: "v", header: "X-V"),
             ClaimHeader(claim: "org.id", header: "X-Org-Id"), ClaimHeader(claim: "org.tier", header: "X-Org-Tier"),
             ClaimHeader(claim: "role", header: "X-Role"),
         ]
         let admin = ClaimRequirements(claims: [ClaimRequirement(path: "role", allowed: [.string("admin")])], scopes: ["chat.write"])
+        var auth = AuthSettings(
+            issuers: ["https://auth.example.com", "https://other.example.com"], audiences: ["chat"], leewaySeconds: 30,
+            maxTokenBytes: maxTokenBytes,
+            tokenSources: [.header, .query(name: "access_token"), .cookie(name: "wsgate_token"), .subprotocol]
+        )
+        auth.tryAllKeys = tryAllKeys
         return GatewayConfiguration(
             listeners: [ListenerConfiguration(endpoint: SocketEndpoint(host: "127.0.0.1", port: 0))],
             keys: keys,
-            auth: AuthSettings(
-                issuers: ["https://auth.example.com", "https://other.example.com"], audiences: ["chat"], leewaySeconds: 30,
-                maxTokenBytes: maxTokenBytes,
-                tokenSources: [.header, .query(name: "access_token"), .cookie(name: "wsgate_token"), .subprotocol]
-            ),
+            auth: auth,
             routes: [
                 RouteConfiguration(pattern: .exact("/ws/chat"), upstreams: [backend], claimsToHeaders: claims),
                 RouteConfiguration(pattern: .prefix("/ws/rooms"), upstreams: [backend], auth: .none),
@@ -102,7 +104,7 @@ enum PipelineFixture {
     static func decide(
         _ uri: String = "/ws/chat", method: HTTPMethod = .GET, version: HTTPVersion = .http1_1,
         headers extra: [(String, String)] = [], standardHeaders: Bool = true, now: Double = PipelineFixture.now,
-        keys: KeySet? = nil, maxTokenBytes: Int = 8192,
+        keys: KeySet? = nil, maxTokenBytes: Int = 8192, tryAllKeys: Bool = false,
         admission: (HandshakeRoute) -> Rejection? = { _ in nil }
     ) throws -> HandshakeDecision {
         var headers = HTTPHeaders()
@@ -110,7 +112,7 @@ enum PipelineFixture {
         headers.add(contentsOf: extra)
         let head = HTTPRequestHead(version: version, method: method, uri: uri, headers: headers)
         let client = ClientFacts(address: "192.0.2.1:4000", ip: "192.0.2.1", clientIP: "192.0.2.1", peerIsTrustedProxy: false, secure: false)
-        let config = Self.configuration(keys: try keys ?? Self.keys(), maxTokenBytes: maxTokenBytes)
+        let config = Self.configuration(keys: try keys ?? Self.keys(), maxTokenBytes: maxTokenBytes, tryAllKeys: tryAllKeys)
         let planner = HandshakePlanner(rules: GatewaySnapshot(configuration: config).handshake)
         return planner.decide(head: head, client: client, now: now, revocation: revocations.handshakeCheck(now: now), admission: admission)
     }
