@@ -136,7 +136,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     private func finish(_ rejection: Rejection, _ rejectionContext: RejectionContext, context: ChannelHandlerContext, status: HTTPResponseStatus? = nil) {
         state = .done
         runtime.reject(
-            rejection, context: rejectionContext, tokenGiven: rejectionContext.tokenFingerprint != nil,
+            rejection, context: rejectionContext,
             channel: context.channel, handlerContext: context,
             routeMetrics: snapshot.metrics(forRoute: rejectionContext.route), status: status
         )

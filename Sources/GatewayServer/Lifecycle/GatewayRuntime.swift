@@ -126,7 +126,7 @@ final class GatewayRuntime: Sendable {
 
     /// Writes the one rejection response, the one log line and the one metric increment.
     func reject(
-        _ rejection: Rejection, context: RejectionContext, tokenGiven: Bool, channel: Channel,
+        _ rejection: Rejection, context: RejectionContext, channel: Channel,
         handlerContext: ChannelHandlerContext, routeMetrics: RouteMetrics, status overrideStatus: HTTPResponseStatus? = nil
     ) {
         let status = overrideStatus ?? rejection.status
