@@ -214,19 +214,14 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// Sends the backend's 101 to the client and hands both channels to the relay.
     private func completeUpgrade(plan: UpstreamPlan, route: CompiledRoute, upstream: UpstreamConnection, slots: AdmissionSlots, context: ChannelHandlerContext) {
         state = .done
-        var headers = HTTPHeaders()
-        var sawProtocol = false
-        for (name, value) in upstream.head.headers {
-            switch name.lowercased() {
-            case "content-length", "transfer-encoding", "keep-alive":
-                continue
-            case "sec-websocket-protocol":
-                sawProtocol = true
-            default:
-                break
-            }
-            headers.add(name: name, value: value)
-        }
+        // The backend's headers as they are, minus the framing ones that do not apply to a 101.
+        // HTTPHeaders compares names case-insensitively without allocating; the common 101 has
+        // none of them, and its headers are then passed on without a copy.
+        var headers = upstream.head.headers
+        if headers.contains(name: "content-length") { headers.remove(name: "content-length") }
+        if headers.contains(name: "transfer-encoding") { headers.remove(name: "transfer-encoding") }
+        if headers.contains(name: "keep-alive") { headers.remove(name: "keep-alive") }
+        let sawProtocol = headers.contains(name: "sec-websocket-protocol")
         // Browsers fail a handshake in which none of their offered protocols is answered.
         if plan.offeredBearerProtocol, !sawProtocol {
             headers.add(name: "Sec-WebSocket-Protocol", value: TokenCarriers.subprotocolMarker)
