@@ -38,6 +38,10 @@ async def answer(path: str, key: str, writer: asyncio.StreamWriter) -> bool:
         writer.write(head(ok))
     elif path == "/barelf":
         writer.write(head(ok, eol="\n"))
+    elif path == "/framing":
+        # Message-framing headers mean nothing on a 101 (RFC 9110 §15.2, RFC 6455 §4.2.2): the
+        # gateway drops them, whatever their case, and passes the rest on.
+        writer.write(head(ok + ["Content-Length: 0", "KEEP-ALIVE: timeout=5", "X-Backend: framing"]))
     elif path == "/split":
         for byte in head(ok):
             writer.write(bytes([byte]))
@@ -113,7 +117,7 @@ class RawBackend:
         self.thread.join(5)
 
 
-PATHS = ["/interim", "/barelf", "/split", "/malformed", "/folded", "/huge"]
+PATHS = ["/interim", "/barelf", "/framing", "/split", "/malformed", "/folded", "/huge"]
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +141,17 @@ def test_backend_heads_the_gateway_accepts(raw_gateway, path):
     async def go():
         async with connect(f"ws://127.0.0.1:{raw_gateway.port}{path}", open_timeout=T) as ws:
             assert await asyncio.wait_for(ws.recv(), T) == f"hello from {path}"
+    run(go())
+
+
+def test_backend_101_framing_headers_are_dropped_and_the_rest_kept(raw_gateway):
+    async def go():
+        async with connect(f"ws://127.0.0.1:{raw_gateway.port}/framing", open_timeout=T) as ws:
+            headers = ws.response.headers
+            assert headers.get_all("X-Backend") == ["framing"]
+            assert headers.get_all("Content-Length") == []
+            assert headers.get_all("Keep-Alive") == []
+            assert await asyncio.wait_for(ws.recv(), T) == "hello from /framing"
     run(go())
 
 

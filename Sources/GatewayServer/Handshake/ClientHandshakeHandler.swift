@@ -20,7 +20,13 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private let runtime: GatewayRuntime
     private let snapshot: GatewaySnapshot
-    private var facts: ClientFacts
+    /// The client as resolved from its request head; before the head, `facts` resolves the peer
+    /// alone, which only a rejection without a head (timeout, malformed request) needs: the
+    /// common path resolves once per connection.
+    private var resolvedFacts: ClientFacts?
+    private var facts: ClientFacts {
+        resolvedFacts ?? ClientFacts.resolve(peer: proxiedPeer ?? peer, head: nil, trusted: [], secure: secure)
+    }
     private let peer: SocketAddress?
     private let secure: Bool
     private let requestDecoder: ByteToMessageHandler<HTTPRequestDecoder>
@@ -34,17 +40,13 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         self.snapshot = snapshot
         self.peer = peer
         self.secure = secure
-        self.facts = ClientFacts.resolve(peer: peer, head: nil, trusted: [], secure: secure)
         self.requestDecoder = requestDecoder
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let proxied = event as? ProxiedSource {
             // The load balancer's PROXY header names the real client.
-            if let address = proxied.address {
-                facts = ClientFacts.resolve(peer: address, head: nil, trusted: [], secure: secure)
-                proxiedPeer = address
-            }
+            if let address = proxied.address { proxiedPeer = address }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -83,9 +85,10 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         state = .connecting
         // Whatever the client sends next (early frames) waits in the decoder, which bounds it
         // (Gateway.initializeClient), until the relay exists.
-        facts = ClientFacts.resolve(
+        let facts = ClientFacts.resolve(
             peer: proxiedPeer ?? peer, head: head, trusted: snapshot.configuration.trustedProxies, secure: secure
         )
+        resolvedFacts = facts
 
         let runtime = self.runtime
         let limits = snapshot.configuration.limits
@@ -96,7 +99,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             head: head, client: facts, now: now, revocation: revocations.handshakeCheck(now: now), tokenCache: tokenCache
         ) { route in
             if runtime.draining.load(ordering: .relaxed) { return .connectionLimit }
-            if !runtime.admission.allowHandshake(from: self.facts.clientIP, limit: limits.maxHandshakesPerIPPerSecond, now: now) {
+            if !runtime.admission.allowHandshake(from: facts.clientIP, limit: limits.maxHandshakesPerIPPerSecond, now: now) {
                 return .rateLimited
             }
             if runtime.clientConnections.load(ordering: .relaxed) > limits.maxConnections { return .connectionLimit }
@@ -211,19 +214,14 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     /// Sends the backend's 101 to the client and hands both channels to the relay.
     private func completeUpgrade(plan: UpstreamPlan, route: CompiledRoute, upstream: UpstreamConnection, slots: AdmissionSlots, context: ChannelHandlerContext) {
         state = .done
-        var headers = HTTPHeaders()
-        var sawProtocol = false
-        for (name, value) in upstream.head.headers {
-            switch name.lowercased() {
-            case "content-length", "transfer-encoding", "keep-alive":
-                continue
-            case "sec-websocket-protocol":
-                sawProtocol = true
-            default:
-                break
-            }
-            headers.add(name: name, value: value)
-        }
+        // The backend's headers as they are, minus the framing ones that do not apply to a 101.
+        // HTTPHeaders compares names case-insensitively without allocating; the common 101 has
+        // none of them, and its headers are then passed on without a copy.
+        var headers = upstream.head.headers
+        if headers.contains(name: "content-length") { headers.remove(name: "content-length") }
+        if headers.contains(name: "transfer-encoding") { headers.remove(name: "transfer-encoding") }
+        if headers.contains(name: "keep-alive") { headers.remove(name: "keep-alive") }
+        let sawProtocol = headers.contains(name: "sec-websocket-protocol")
         // Browsers fail a handshake in which none of their offered protocols is answered.
         if plan.offeredBearerProtocol, !sawProtocol {
             headers.add(name: "Sec-WebSocket-Protocol", value: TokenCarriers.subprotocolMarker)

@@ -36,20 +36,44 @@ struct UpstreamConnector {
         let promise = eventLoop.makePromise(of: UpstreamConnection.self)
         let order = route.upstreamOrder()
         let deadline = NIODeadline.now() + limits.upstreamTimeout
-        let state = NIOLoopBound(AttemptState(), eventLoop: eventLoop)
-        let timer = eventLoop.scheduleTask(deadline: deadline) {
-            state.value.timedOut = true
-            state.value.current?.close(promise: nil)
-            promise.fail(UpstreamError.timeout("no 101 from the backend within \(limits.upstreamTimeout.nanoseconds / 1_000_000) ms"))
-        }
-        promise.futureResult.whenComplete { _ in timer.cancel() }
+        let attempts = AttemptState(promise: promise, timeout: limits.upstreamTimeout)
+        // A scheduled callback on the attempt state itself: no task, closure or promise of its
+        // own, and no future callback to cancel it; `cancelTimer` does, once the outcome is known.
+        attempts.timer = try? eventLoop.scheduleCallback(at: deadline, handler: attempts)
+        let state = NIOLoopBound(attempts, eventLoop: eventLoop)
         attempt(plan, route: route, order: order[...], deadline: deadline, state: state, lastError: nil, promise: promise)
         return promise.futureResult
     }
 
-    private final class AttemptState {
+    /// One `connect` call's progress: the upstream being tried, and its timeout.
+    ///
+    /// `@unchecked Sendable` is safe because it is only touched on the connector's event loop
+    /// (through `NIOLoopBound`, and by the callback NIO runs on the loop it was scheduled on);
+    /// the conformance exists only because `scheduleCallback` asks for a Sendable handler.
+    private final class AttemptState: NIOScheduledCallbackHandler, @unchecked Sendable {
         var timedOut = false
         var current: Channel?
+        var timer: NIOScheduledCallback?
+        private let promise: EventLoopPromise<UpstreamConnection>
+        private let timeout: TimeAmount
+
+        init(promise: EventLoopPromise<UpstreamConnection>, timeout: TimeAmount) {
+            self.promise = promise
+            self.timeout = timeout
+        }
+
+        /// The outcome is known (101, refusal, no upstream left): the timeout has nothing to do.
+        func cancelTimer() {
+            timer?.cancel()
+            timer = nil
+        }
+
+        func handleScheduledCallback(eventLoop: some EventLoop) {
+            timer = nil
+            timedOut = true
+            current?.close(promise: nil)
+            promise.fail(UpstreamError.timeout("no 101 from the backend within \(timeout.nanoseconds / 1_000_000) ms"))
+        }
     }
 
     private func attempt(
@@ -58,6 +82,7 @@ struct UpstreamConnector {
     ) {
         guard !state.value.timedOut else { return }
         guard let index = order.first else {
+            state.value.cancelTimer()
             promise.fail(UpstreamError.unavailable(lastError ?? "no upstream configured"))
             return
         }
@@ -76,6 +101,7 @@ struct UpstreamConnector {
         case .success(let context):
             tls = context
         case .failure(let error):
+            state.value.cancelTimer()
             promise.fail(UpstreamError.unavailable("TLS setup for \(target.endpoint) failed: \(error)"))
             return
         }
@@ -123,10 +149,12 @@ struct UpstreamConnector {
                         if state.value.timedOut {
                             channel.close(promise: nil)
                         } else {
+                            state.value.cancelTimer()
                             promise.succeed(UpstreamConnection(channel: channel, head: response, handshakeHandlers: [handshake]))
                         }
                     case .success(let response):
                         channel.close(promise: nil)
+                        state.value.cancelTimer()
                         promise.fail(UpstreamError.refused(response.status, "backend \(target.endpoint) answered \(response.status.code)"))
                     case .failure(let error):
                         channel.close(promise: nil)
