@@ -123,7 +123,7 @@ import Testing
             try await GatewayHarness.withGateway(config) { gateway, port in
                 let (response, _) = try await TestWebSocketClient.connect(port: port, path: "/ws")
                 #expect(response.status == 404)
-                #expect(response.body.contains("upstream_refused"))
+                #expect(response.body == #"{"status":404,"reason":"upstream_refused"}"#)
                 #expect(gateway.rejectionLog.recent(limit: 1).first?.reason == "upstream_refused")
             }
         }
@@ -141,7 +141,7 @@ import Testing
         try await GatewayHarness.withGateway(config) { gateway, port in
             let (response, _) = try await TestWebSocketClient.connect(port: port, path: "/ws")
             #expect(response.status == 504)
-            #expect(response.body.contains("upstream_timeout"))
+            #expect(response.body == #"{"status":504,"reason":"upstream_timeout"}"#)
             #expect(await GatewayHarness.settle(gateway))
         }
     }
@@ -162,7 +162,7 @@ import Testing
                 await client?.abort()
                 let (late, _) = try await slow
                 #expect(late.status == 408)
-                #expect(late.body.contains("handshake_timeout"))
+                #expect(late.body == #"{"status":408,"reason":"handshake_timeout"}"#)
                 #expect(await GatewayHarness.settle(gateway))
             }
         }
@@ -180,7 +180,7 @@ import Testing
                 #expect(first.status == 101)
                 let (second, _) = try await TestWebSocketClient.connect(port: port, path: "/ws")
                 #expect(second.status == 503)
-                #expect(second.body.contains("connection_limit"))
+                #expect(second.body == #"{"status":503,"reason":"connection_limit"}"#)
                 await client?.abort()
                 #expect(await GatewayHarness.settle(gateway))
             }

@@ -43,7 +43,7 @@ import Testing
             // A backend whose certificate the system store does not trust: 502, never a plaintext fallback.
             let (refused, _) = try await TestWebSocketClient.connect(port: port, path: "/untrusted", tls: try certificates.clientContext())
             #expect(refused.status == 502)
-            #expect(refused.body.contains("upstream_unavailable"))
+            #expect(refused.body == #"{"status":502,"reason":"upstream_unavailable"}"#)
             #expect(await GatewayHarness.settle(gateway))
         }
     }
@@ -89,7 +89,7 @@ import Testing
             #expect(try await status("/new") == 101)
             let (refused, _) = try await TestWebSocketClient.connect(port: port, path: "/old")
             #expect(refused.status == 502)
-            #expect(refused.body.contains("upstream_unavailable"))
+            #expect(refused.body == #"{"status":502,"reason":"upstream_unavailable"}"#)
             #expect(await GatewayHarness.settle(gateway))
         }
     }
