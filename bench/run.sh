@@ -16,7 +16,8 @@
 # WSGATE_BIN (measure this wsgate binary instead of the one built).
 # SCENARIOS may also name `storm` (reconnect storm: STORM_N 9000 connections opened, all dropped at
 # once, all reconnected at concurrency STORM_C 1000, STORM_TOKENS 9000 distinct tokens; targets
-# STORM_TARGETS, default "wsgate haproxy"). WSGATE_CONFIG replaces bench/wsgate/wsgate.yaml.
+# STORM_TARGETS, default "wsgate haproxy"). WSGATE_CONFIG replaces bench/wsgate/wsgate.yaml;
+# TOKEN_CACHE_SIZE sets its auth.token_cache_size (0: no verified-token cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -115,6 +116,8 @@ trap cleanup EXIT
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/private.pem" 2>/dev/null
 openssl pkey -in "$WORK/private.pem" -pubout -out "$WORK/public.pem"
 cp "${WSGATE_CONFIG:-bench/wsgate/wsgate.yaml}" "$WORK/wsgate.yaml"
+# TOKEN_CACHE_SIZE=0: every handshake checks its signature, as HAProxy's does (the "plain" handshake).
+[[ -n ${TOKEN_CACHE_SIZE:-} ]] && sed -i "s|^auth:\$|auth:\n  token_cache_size: $TOKEN_CACHE_SIZE|" "$WORK/wsgate.yaml"
 mkdir -p "$WORK/nginx/tmp" "$OUT"
 # Server certificates for the wss scenarios (CN and SAN localhost / 127.0.0.1, self-signed: the
 # clients do not verify, so only the proxies' work is measured). HAProxy takes cert + key in one file.
