@@ -50,7 +50,7 @@ struct LineLogHandler: LogHandler {
         }
         var line: [UInt8] = []
         line.reserveCapacity(256)
-        Self.appendLine(to: &line, format: format, label: label, level: event.level, message: "\(event.message)", fields: fields, now: Self.now())
+        Self.appendLine(to: &line, format: format, label: label, level: event.level, message: event.message.description, fields: fields, now: Self.now())
         writer.enqueue(line)
     }
 

@@ -83,4 +83,28 @@ import Testing
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/a b")
         #expect(HTTPWire.upgradeRequest(head, host: "backend", allocator: ByteBufferAllocator()) == nil)
     }
+
+    /// `Connection` / `Upgrade` list entries, as the handshake checks them (a byte scan since the
+    /// list was no longer split into strings): every field of the name, entries trimmed of
+    /// spaces and tabs, ASCII case folded, and nothing else counts.
+    @Test(arguments: [
+        (["websocket"], true), (["WebSocket"], true), (["WEBSOCKET"], true), (["h2c, websocket"], true),
+        (["websocket, h2c"], true), ([" \twebsocket\t "], true), (["a,,websocket,"], true), ([",websocket"], true),
+        (["h2c", "websocket"], true), (["websocket", "h2c"], true),
+        (["websockets"], false), (["websocke"], false), (["xwebsocket"], false), (["web socket"], false),
+        (["websocket;q=1"], false), (["\"websocket\""], false), ([""], false), ([","], false), ([], false),
+        (["websoc\u{212A}et"], false), (["h2c"], false), (["websocket\u{0}"], false),
+    ] as [([String], Bool)])
+    func listHeaderEntries(values: [String], expected: Bool) {
+        var headers = HTTPHeaders([("Host", "x")])
+        for value in values { headers.add(name: "Upgrade", value: value) }
+        #expect(HTTPWire.listHeader(headers, named: "upgrade", contains: "websocket") == expected)
+        // The name matches in any case; another name does not.
+        var renamed = HTTPHeaders()
+        for value in values { renamed.add(name: "UPGRADE", value: value) }
+        #expect(HTTPWire.listHeader(renamed, named: "upgrade", contains: "websocket") == expected)
+        var other = HTTPHeaders()
+        for value in values { other.add(name: "Upgrades", value: value) }
+        #expect(!HTTPWire.listHeader(other, named: "upgrade", contains: "websocket"))
+    }
 }

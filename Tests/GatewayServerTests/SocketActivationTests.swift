@@ -129,4 +129,40 @@ import Testing
             try await gateway.shutdown(drainTimeout: .seconds(2))
         }
     }
+
+    /// TCP_NODELAY is set once, on the listening socket, and every accepted socket inherits it
+    /// (no per-connection setsockopt): read back from the accepted socket with getsockopt, for a
+    /// socket the gateway binds and for one it inherits from systemd (created without the option).
+    @Test(arguments: [false, true]) func acceptedSocketsHaveTCPNoDelay(inheritedSocket: Bool) async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let accepted = group.next().makePromise(of: SocketOptionValue.self)
+        let bootstrap = Gateway.listenerBootstrap(group: group) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                accepted.succeed(try channel.syncOptions!.getOption(.tcpOption(.tcp_nodelay)))
+            }
+        }
+        let server: Channel
+        if inheritedSocket {
+            let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(bound == 0)
+            #expect(listen(fd, 16) == 0)
+            var off: CInt = -1
+            var length = socklen_t(MemoryLayout<CInt>.size)
+            #expect(getsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, &off, &length) == 0 && off == 0)
+            server = try await bootstrap.withBoundSocket(fd).get()
+        } else {
+            server = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
+        }
+        let port = try #require(server.localAddress?.port)
+        let client = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+        #expect(try await accepted.futureResult.get() == 1)
+        try await client.close()
+        try await server.close()
+    }
 }

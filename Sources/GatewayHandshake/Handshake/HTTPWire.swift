@@ -71,6 +71,43 @@ extension HTTPWire {
         case malformed(String)
     }
 
+    /// Whether a comma-separated list header (`Connection`, `Upgrade`) has `token` among the
+    /// entries of any of its fields, entries trimmed of spaces and tabs and compared ASCII
+    /// case-insensitively (RFC 9110 §5.6.1: tokens are ASCII). A scan of the bytes.
+    package static func listHeader(_ headers: HTTPHeaders, named name: String, contains token: String) -> Bool {
+        for (fieldName, value) in headers where asciiEqualsIgnoringCase(fieldName.utf8, name.utf8) {
+            let bytes = value.utf8
+            var start = bytes.startIndex
+            while true {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
+                var low = start
+                var high = end
+                while low < high, bytes[low] == UInt8(ascii: " ") || bytes[low] == UInt8(ascii: "\t") {
+                    low = bytes.index(after: low)
+                }
+                while low < high {
+                    let last = bytes[bytes.index(before: high)]
+                    guard last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") else { break }
+                    high = bytes.index(before: high)
+                }
+                if asciiEqualsIgnoringCase(bytes[low..<high], token.utf8) { return true }
+                guard end < bytes.endIndex else { break }
+                start = bytes.index(after: end)
+            }
+        }
+        return false
+    }
+
+    /// Byte-wise equality with ASCII letters folded to lower case (other bytes as they are).
+    package static func asciiEqualsIgnoringCase<A: Collection, B: Collection>(_ a: A, _ b: B) -> Bool
+    where A.Element == UInt8, B.Element == UInt8 {
+        guard a.count == b.count else { return false }
+        @inline(__always) func lower(_ byte: UInt8) -> UInt8 {
+            byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+        }
+        return zip(a, b).allSatisfy { lower($0) == lower($1) }
+    }
+
     /// Parses a complete response head (status line and header lines, the blank line excluded).
     /// Lines end in CRLF or a bare LF (RFC 9112 §2.2); header names must be tokens with no space
     /// before the colon (§5.1); obs-fold is refused (§5.2); values lose surrounding whitespace.

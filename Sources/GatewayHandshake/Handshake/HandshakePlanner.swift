@@ -373,12 +373,16 @@ package struct HandshakePlanner {
     static func upgradeProblem(_ head: HTTPRequestHead) -> String? {
         guard head.version.major == 1, head.version.minor >= 1 else { return "HTTP/1.1 or later is required" }
         guard head.headers.contains(name: "host") else { return "missing Host" }
-        let upgrade = TokenCarriers.listEntries(head.headers[canonicalForm: "upgrade"].map(String.init))
-        guard upgrade.contains(where: { $0.lowercased() == "websocket" }) else { return "Upgrade: websocket is missing" }
-        let connection = TokenCarriers.listEntries(head.headers[canonicalForm: "connection"].map(String.init))
-        guard connection.contains(where: { $0.lowercased() == "upgrade" }) else { return "Connection: Upgrade is missing" }
-        let keys = head.headers[canonicalForm: "sec-websocket-key"]
-        guard keys.count == 1, StandardBase64.decodedLength(String(keys[0])) == 16 else {
+        // Scans of the header bytes: no arrays of entries or lower-cased copies per handshake.
+        guard HTTPWire.listHeader(head.headers, named: "upgrade", contains: "websocket") else { return "Upgrade: websocket is missing" }
+        guard HTTPWire.listHeader(head.headers, named: "connection", contains: "upgrade") else { return "Connection: Upgrade is missing" }
+        var keys = 0
+        var key = ""
+        for (name, value) in head.headers where HTTPWire.asciiEqualsIgnoringCase(name.utf8, "sec-websocket-key".utf8) {
+            keys += 1
+            key = value
+        }
+        guard keys == 1, StandardBase64.decodedLength(key) == 16 else {
             return "Sec-WebSocket-Key must be 16 bytes in base64"
         }
         if head.headers.contains(name: "transfer-encoding") { return "a request body is not allowed" }
@@ -429,21 +433,23 @@ package struct HandshakePlanner {
 enum StandardBase64 {
     /// The decoded length of a padded standard base64 string, or nil when it is not one.
     static func decodedLength(_ text: String) -> Int? {
-        let bytes = Array(text.utf8)
-        guard !bytes.isEmpty, bytes.count % 4 == 0 else { return nil }
+        let count = text.utf8.count
+        guard count > 0, count % 4 == 0 else { return nil }
         var padding = 0
-        for (index, byte) in bytes.enumerated() {
+        var index = 0
+        for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                  UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"):
                 if padding > 0 { return nil }
             case UInt8(ascii: "="):
-                guard index >= bytes.count - 2 else { return nil }
+                guard index >= count - 2 else { return nil }
                 padding += 1
             default:
                 return nil
             }
+            index += 1
         }
-        return bytes.count / 4 * 3 - padding
+        return count / 4 * 3 - padding
     }
 }

@@ -171,21 +171,32 @@ public final class Gateway: Sendable {
         "\(listener.endpoint)|\(listener.tls?.certificateFile ?? "")|\(listener.tls?.privateKeyFile ?? "")|\(listener.proxyProtocol)"
     }
 
-    /// TCP_NODELAY (frames are small and latency matters; IPPROTO_TCP level: the same number at
-    /// SOL_SOCKET is SO_DEBUG, which an unprivileged process may not set) and the receive
-    /// allocator, on an accepted or connecting socket.
+    /// The receive allocator and one read per readiness event, on an accepted or connecting socket.
     ///
     /// One read per readiness event: NIO keeps up to `maxMessagesPerRead` receive buffers per
     /// channel for the channel's whole life, and a second read while the first buffer is still
     /// held (the handshake's request head is) would pin a second buffer on every idle connection.
     ///
-    /// `ClientBootstrap` sets TCP_NODELAY itself (`noDelay: false` for its channels, so the
-    /// upstream socket is not set twice).
-    static func setSocketOptions(_ channel: Channel, noDelay: Bool = true) throws {
+    /// TCP_NODELAY (frames are small and latency matters) is not set here: an accepted socket
+    /// inherits it from the listening socket (Linux copies it at accept; `listenerBootstrap` sets
+    /// it there), and `ClientBootstrap` sets it on the upstream socket. Setting it per connection
+    /// cost two system calls per handshake (NIO looks up the socket's address family with a
+    /// `getsockname` before each TCP_NODELAY).
+    static func setSocketOptions(_ channel: Channel) throws {
         guard let options = channel.syncOptions else { return }
-        if noDelay { try options.setOption(.tcpOption(.tcp_nodelay), value: 1) }
         try options.setOption(.recvAllocator, value: Gateway.receiveAllocator)
         try options.setOption(.maxMessagesPerRead, value: 1)
+    }
+
+    /// The listeners' bootstrap: TCP_NODELAY on the listening socket, which every accepted socket
+    /// inherits (IPPROTO_TCP level: the same number at SOL_SOCKET is SO_DEBUG, which an
+    /// unprivileged process may not set).
+    package static func listenerBootstrap(group: EventLoopGroup, childInitializer: @escaping @Sendable (Channel) -> EventLoopFuture<Void>) -> ServerBootstrap {
+        ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer(childInitializer)
     }
 
     /// Bytes a client may send after its request head and before the gateway's 101. Small: a
@@ -202,21 +213,18 @@ public final class Gateway: Sendable {
             tlsContexts.withLockedValue { $0[key] = context }
         }
         let contexts = tlsContexts
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // Options set here, synchronously: as bootstrap child options NIO applies
-                    // each through a chain of futures for every accepted connection.
-                    try Gateway.setSocketOptions(channel)
-                    // Looked up per connection, so a reload's new certificate serves new clients.
-                    let tls = listener.tls == nil ? nil : contexts.withLockedValue { $0[key] }
-                    try Gateway.initializeClient(
-                        channel: channel, runtime: runtime, tls: tls, secure: listener.tls != nil, proxyProtocol: listener.proxyProtocol
-                    )
-                }
+        let bootstrap = Gateway.listenerBootstrap(group: group) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                // Options set here, synchronously: as bootstrap child options NIO applies
+                // each through a chain of futures for every accepted connection.
+                try Gateway.setSocketOptions(channel)
+                // Looked up per connection, so a reload's new certificate serves new clients.
+                let tls = listener.tls == nil ? nil : contexts.withLockedValue { $0[key] }
+                try Gateway.initializeClient(
+                    channel: channel, runtime: runtime, tls: tls, secure: listener.tls != nil, proxyProtocol: listener.proxyProtocol
+                )
             }
+        }
         if let descriptor {
             // Already bound and listening (systemd set its backlog); NIO takes ownership of it.
             return try await bootstrap.withBoundSocket(descriptor).get()

@@ -122,8 +122,10 @@ final class RelaySession {
         armTimer()
         runtime.registry.add(self, info: info)
         route.metrics.connectionOpened()
+        // Values that are strings already go in as they are (`.string`), not through an
+        // interpolation that copies them.
         runtime.logger.info("connection opened", metadata: [
-            "route": "\(route.label)", "client": "\(clientAddress)", "sub": "\(subject ?? "-")", "session": "\(info.id)",
+            "route": .string(route.label), "client": .string(clientAddress), "sub": .string(subject ?? "-"), "session": .string(info.id),
         ])
         // A revocation made while this handshake was in flight found no session to close and its
         // sweep may have missed this one: check again now that the session is registered.
@@ -419,8 +421,8 @@ final class RelaySession {
             bytesIn: fromClient.bytes, bytesOut: fromUpstream.bytes
         )
         runtime.logger.info("connection closed", metadata: [
-            "route": "\(route.label)", "client": "\(clientAddress)", "sub": "\(subject ?? "-")",
-            "duration_s": "\((seconds * 1000).rounded() / 1000)", "end": "\(endReason.rawValue)", "session": "\(info.id)",
+            "route": .string(route.label), "client": .string(clientAddress), "sub": .string(subject ?? "-"),
+            "duration_s": "\((seconds * 1000).rounded() / 1000)", "end": .string(endReason.rawValue), "session": .string(info.id),
             "frames_in": "\(fromClient.frames)", "frames_out": "\(fromUpstream.frames)",
             "bytes_in": "\(fromClient.bytes)", "bytes_out": "\(fromUpstream.bytes)",
             "client_close_code": "\(fromClient.closeStatus.map(String.init) ?? "-")",

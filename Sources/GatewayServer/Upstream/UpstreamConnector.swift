@@ -110,7 +110,7 @@ struct UpstreamConnector {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     // Set here, synchronously, rather than through the bootstrap's future chain.
-                    try Gateway.setSocketOptions(channel, noDelay: false)
+                    try Gateway.setSocketOptions(channel)
                     let sync = channel.pipeline.syncOperations
                     if let tls {
                         let handler = try NIOSSLClientHandler(context: tls, serverHostname: UpstreamTLS.sniName(target.endpoint.host))
