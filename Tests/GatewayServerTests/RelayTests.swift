@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import GatewayAuth
 import GatewayDemo
@@ -133,6 +136,57 @@ import Testing
                 #expect(await client.next() == .frame(opcode: .connectionClose, fin: true, data: [0x03, 0xe8] + Array("bye alice".utf8)))
                 #expect(await client.next() == .closed)
                 #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
+
+    /// A client that reads the gateway's close frame and its FIN but neither answers nor closes
+    /// its socket is let go 2 s after the half-close (the linger bound), not held until the idle
+    /// timeout. A raw socket: NIO's client would close on the FIN.
+    @Test func clientThatNeverClosesIsLetGoAfterTheLinger() async throws {
+        let token = try GatewayHarness.token()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in
+                let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                defer { Glibc.close(fd) }
+                var timeout = timeval(tv_sec: 10, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                let connected = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                #expect(connected == 0)
+                func send(_ bytes: [UInt8]) { #expect(bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count) }
+                /// Reads until `done` holds for what was read, or EOF (then `eof` is true).
+                func read(until done: ([UInt8]) -> Bool) -> (bytes: [UInt8], eof: Bool) {
+                    var bytes: [UInt8] = []
+                    var chunk = [UInt8](repeating: 0, count: 4096)
+                    while !done(bytes) {
+                        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                        if n <= 0 { return (bytes, n == 0) }
+                        bytes += chunk[..<n]
+                    }
+                    return (bytes, false)
+                }
+                send(Array(("GET /ws/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer \(token)\r\n\r\n").utf8))
+                let head = read { $0.count >= 12 }
+                #expect(String(decoding: head.bytes.prefix(12), as: UTF8.self) == "HTTP/1.1 101")
+                // "nihao", masked with the zero key: the echo backend answers with close 1000 "bye alice".
+                send([0x81, 0x85, 0, 0, 0, 0] + Array("nihao".utf8))
+                let close: [UInt8] = [0x88, 11, 0x03, 0xe8] + Array("bye alice".utf8)
+                let rest = read { _ in false }
+                #expect(rest.eof, "the gateway half-closes after its close frame")
+                #expect((head.bytes + rest.bytes).suffix(close.count).elementsEqual(close))
+                // Never answered, never closed: the gateway lets go after the linger bound.
+                let clock = ContinuousClock()
+                let start = clock.now
+                #expect(await gateway.waitUntilIdle(timeout: .seconds(8)))
+                let waited = clock.now - start
+                #expect(waited > .milliseconds(1500) && waited < .seconds(5), "let go after \(waited)")
             }
         }
     }

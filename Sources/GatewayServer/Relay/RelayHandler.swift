@@ -22,6 +22,9 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     private var closing = false
+    /// Bounds a half-closed side's wait for the peer's EOF (`closeAfterPendingWrites`).
+    private var lingerTimer: NIOScheduledCallback?
+    private var lingering: Channel?
 
     init(side: RelaySession.Side, maxFrameBytes: Int, maxMessageBytes: Int) {
         self.side = side
@@ -87,6 +90,9 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        lingerTimer?.cancel()
+        lingerTimer = nil
+        lingering = nil
         session?.sideInactive(side)
         context.fireChannelInactive()
     }
@@ -155,10 +161,25 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             flushed.whenComplete { _ in channel.close(promise: nil) }
             return
         }
-        let deadline = channel.eventLoop.scheduleTask(in: linger) { channel.close(promise: nil) }
-        channel.closeFuture.whenComplete { _ in deadline.cancel() }
+        // A scheduled callback on this handler, cancelled when the channel goes inactive: no task,
+        // closure and promise, and no close-future callback to cancel it, per connection.
+        lingering = channel
+        lingerTimer = try? channel.eventLoop.scheduleCallback(in: linger, handler: self)
         flushed.whenComplete { _ in
             channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
         }
+    }
+}
+
+/// The handler is its own linger timer.
+///
+/// `@unchecked Sendable` is safe because the handler is only touched on its channel's event loop:
+/// NIO calls channel handlers there and runs the callback on the loop it was scheduled on; the
+/// conformance exists only because `scheduleCallback` asks for a Sendable handler.
+extension RelayHandler: NIOScheduledCallbackHandler, @unchecked Sendable {
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        lingerTimer = nil
+        lingering?.close(promise: nil)
+        lingering = nil
     }
 }
