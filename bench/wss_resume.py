@@ -6,7 +6,8 @@ does (`session=`).
 C threads each loop: TCP connect (TCP_NODELAY on, like wsgate-bench), TLS 1.3 resuming the last
 session ticket the proxy issued (RFC 8446 §2.2), upgrade with a token, wait for the backend's first
 message, send close 1000, wait for the server to close TCP. A handshake that was not resumed
-counts as an error, so the figure is for resumed handshakes only. The proxy's CPU per 1,000
+(or not with TLS_AES_128_GCM_SHA256 and X25519, the other wss scenarios' TLS) counts as an error,
+so the figure is for resumed handshakes only. The proxy's CPU per 1,000
 handshakes comes from /proc/PID/stat at the window's edges, as in wsgate-bench; the JSON has
 wsgate-bench's shape, so bench/summarize.py reads it alike.
 
@@ -17,8 +18,24 @@ import argparse
 import base64
 import json
 import os
-import socket
-import ssl
+import sys
+import tempfile
+
+# The same TLS as every other wss scenario: TLS_AES_128_GCM_SHA256 with X25519. Python's `ssl`
+# cannot restrict TLS 1.3 cipher suites, and OpenSSL's client offers AES-256-GCM-SHA384 first,
+# which a BoringSSL server (wsgate) takes while HAProxy's configuration allows AES-128 only: the
+# proxies would do different work. OpenSSL reads its configuration when `ssl` is first imported,
+# so the script sets OPENSSL_CONF and starts itself again before that.
+if os.environ.get("WSS_RESUME_TLS_CONF") is None:
+    conf = tempfile.NamedTemporaryFile("w", prefix="wss-resume-", suffix=".cnf", delete=False)
+    conf.write("openssl_conf = default_conf\n[default_conf]\nssl_conf = ssl_sect\n[ssl_sect]\n"
+               "system_default = tls\n[tls]\nCiphersuites = TLS_AES_128_GCM_SHA256\nGroups = X25519\n")
+    conf.close()
+    os.environ["OPENSSL_CONF"] = os.environ["WSS_RESUME_TLS_CONF"] = conf.name
+    os.execv(sys.executable, [sys.executable] + sys.argv)
+
+import socket  # noqa: E402
+import ssl  # noqa: E402
 import struct
 import threading
 import time
@@ -62,6 +79,8 @@ def main():
     context.verify_mode = ssl.CERT_NONE  # the benchmark's certificates are minted on the spot
     context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_3
     context.set_alpn_protocols(["http/1.1"])
+    if os.path.exists(os.environ["WSS_RESUME_TLS_CONF"]):
+        os.unlink(os.environ["WSS_RESUME_TLS_CONF"])  # OpenSSL has read it by now
 
     lock = threading.Lock()
     state = {"session": None, "ok": 0, "errors": 0, "latencies": [], "measuring": False}
@@ -94,7 +113,9 @@ def main():
             tls.sendall(CLOSE_1000)
             while tls.recv(16384):
                 pass
-            return elapsed, tls.session, tls.session_reused
+            # Another cipher is another job: counted as an error, like a handshake not resumed.
+            same_job = tls.cipher()[0] == "TLS_AES_128_GCM_SHA256"
+            return elapsed, tls.session, tls.session_reused and same_job
 
     # A full handshake first: its ticket seeds every worker.
     _, state["session"], _ = one(None)
