@@ -46,32 +46,23 @@ public final class VerifiedTokenCache {
     /// after it is left to the verifier, which a miss runs again).
     public func token(digest: String, owner: AnyObject, now: Double) -> VerifiedToken? {
         guard capacity > 0 else { return nil }
-        if let token = held(digest: digest, owner: owner, now: now) ?? sessionTokens?(digest, owner, now) {
-            hits += 1
-            return token
-        }
-        misses += 1
-        return nil
-    }
-
-    /// Consulted when this cache has no answer: the tokens of open and recently ended sessions
-    /// (`SessionTokenSet`), which the gateway shares between its event loops, since a client
-    /// reconnects on whichever loop accepts it. Answers count as hits.
-    public var sessionTokens: ((_ digest: String, _ owner: AnyObject, _ now: Double) -> VerifiedToken?)?
-
-    /// This cache's own entry for `digest`, if stored under `owner` and before its `exp`.
-    private func held(digest: String, owner: AnyObject, now: Double) -> VerifiedToken? {
         if self.owner !== owner {
             reset(owner: owner)
+            misses += 1
             return nil
         }
-        guard let entry = entries[digest] else { return nil }
+        guard let entry = entries[digest] else {
+            misses += 1
+            return nil
+        }
         guard now < entry.expiresAt else {
             // Left in the ring: its slot is reused in turn; a new store under the same digest
             // only overwrites the entry.
             entries[digest] = nil
+            misses += 1
             return nil
         }
+        hits += 1
         return entry.token
     }
 

@@ -266,9 +266,7 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         if plan.route.route.tokenRefresh != nil, let token = plan.token {
             headerValues = TokenRefresh.headerValues(of: token, route: plan.route.route)
         }
-        var pinned: (VerifiedToken, digest: String)?
-        if let token = plan.token, let digest = plan.tokenDigest { pinned = (token, digest) }
-        session.start(expiry: expiry, injectedHeaderValues: headerValues, token: pinned)
+        session.start(expiry: expiry, injectedHeaderValues: headerValues)
         // Bytes the decoders handed over on removal arrived outside a read batch: flush them now.
         session.clientRelay.flush()
         session.upstreamRelay.flush()

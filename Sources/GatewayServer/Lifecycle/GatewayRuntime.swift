@@ -33,8 +33,6 @@ final class GatewayRuntime: Sendable {
     /// Each event loop's verified-token cache (`auth.token_cache_size` at start), by loop: a
     /// handshake uses its own loop's, without a lock. Empty when the cache is off.
     let tokenCaches: [ObjectIdentifier: NIOLoopBoundBox<VerifiedTokenCache>]
-    /// The tokens of open and recently ended sessions, for every loop's cache (nil: cache off).
-    let sessionTokens: NIOLockedValueBox<SessionTokenSet>?
 
     /// Open client connections (handshaking or relaying).
     let clientConnections = ManagedAtomic<Int>(0)
@@ -55,15 +53,8 @@ final class GatewayRuntime: Sendable {
     ) {
         self.traffic = traffic
         let cacheSize = snapshot.configuration.auth.tokenCacheSize
-        // Sessions' tokens are shared by every loop: a client reconnects wherever it is accepted.
-        let sessionTokens = cacheSize == 0 ? nil : NIOLockedValueBox(SessionTokenSet(minimumKept: cacheSize))
-        self.sessionTokens = sessionTokens
         self.tokenCaches = cacheSize == 0 ? [:] : Dictionary(uniqueKeysWithValues: loops.map { loop in
-            let cache = VerifiedTokenCache(capacity: cacheSize)
-            cache.sessionTokens = { digest, owner, now in
-                sessionTokens?.withLockedValue { $0.token(digest: digest, owner: owner, now: now) }
-            }
-            return (ObjectIdentifier(loop), NIOLoopBoundBox.makeBoxSendingValue(cache, eventLoop: loop))
+            (ObjectIdentifier(loop), NIOLoopBoundBox.makeBoxSendingValue(VerifiedTokenCache(capacity: cacheSize), eventLoop: loop))
         })
         self.startedAt = Date().timeIntervalSince1970
         self.cluster = cluster

@@ -1,4 +1,3 @@
-import GatewayAuth
 import GatewayRelay
 import Logging
 import NIOCore
@@ -51,8 +50,6 @@ final class RelaySession {
     private var refreshed = false
     /// Messages of the gateway's own for the client, waiting for a frame boundary of the backend's.
     private var pendingToClient: [ByteBuffer] = []
-    /// The digest of the token pinned in the gateway's session tokens (`start`), unpinned at the end.
-    private var pinnedDigest: String?
 
     init(
         runtime: GatewayRuntime, snapshot: GatewaySnapshot, route: CompiledRoute, client: Channel,
@@ -113,18 +110,10 @@ final class RelaySession {
     }
 
     /// Starts the timers and registers the session for drains. `injectedHeaderValues`: what the
-    /// route's claim headers were set to (kept for token refresh). `token`: the verified token
-    /// and its digest, which the token caches answer while the session is open and for a while
-    /// after (a reconnect storm then finds every client's token).
-    func start(expiry: TimeAmount?, injectedHeaderValues: [String?] = [], token: (VerifiedToken, digest: String)? = nil) {
+    /// route's claim headers were set to (kept for token refresh).
+    func start(expiry: TimeAmount?, injectedHeaderValues: [String?] = []) {
         let now = NIODeadline.now()
         self.injectedHeaderValues = injectedHeaderValues
-        if let (verified, digest) = token, let sessionTokens = runtime.sessionTokens {
-            let owner = snapshot.handshake
-            let now = runtime.now
-            sessionTokens.withLockedValue { $0.pin(verified, digest: digest, owner: owner, now: now) }
-            pinnedDigest = digest
-        }
         if let expiry { expiryAt = now + expiry }
         if route.route.tokenRefresh != nil { scheduleExpiry(now: now) }
         let limits = snapshot.configuration.limits
@@ -421,12 +410,6 @@ final class RelaySession {
     private func finish(_ endReason: RelayEndReason) {
         timer?.cancel()
         timer = nil
-        if let digest = pinnedDigest, let sessionTokens = runtime.sessionTokens {
-            let owner = snapshot.handshake
-            let now = runtime.now
-            sessionTokens.withLockedValue { $0.unpin(digest: digest, owner: owner, now: now) }
-            pinnedDigest = nil
-        }
         slots.release()
         runtime.registry.remove(self)
         runtime.connectionEnded()
