@@ -55,13 +55,15 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/private
 openssl pkey -in "$WORK/private.pem" -pubout -out "$WORK/public.pem"
 export BENCH_HS_SECRET=bench-hs256-secret-0123456789abcdef0123
 export BENCH_PUBKEY=$WORK/public.pem BENCH_BACKEND=127.0.0.1:$BACKEND_PORT
-# The run.sh configuration plus an HS256 key; `uncached` (UNCACHED_PORT) has the cache off.
+# The run.sh configuration plus an HS256 key, without its wss listeners (their certificates are
+# run.sh's); `uncached` (UNCACHED_PORT) has the cache off.
 hs_key='  - {id: bench-hs, algorithms: [HS256], secret_env: BENCH_HS_SECRET}'
-sed -e "s/127.0.0.1:18080/127.0.0.1:$CACHED_PORT/" -e "s/127.0.0.1:19001/127.0.0.1:$BACKEND_PORT/" -e "/^auth:/i\\$hs_key" \
+no_tls='/address: 127.0.0.1:18443/,/private_key_file: rsa.key/d'
+sed -e "$no_tls" -e "s/127.0.0.1:18080/127.0.0.1:$CACHED_PORT/" -e "s/127.0.0.1:19001/127.0.0.1:$BACKEND_PORT/" -e "/^auth:/i\\$hs_key" \
     bench/wsgate/wsgate.yaml >"$WORK/cached.yaml"
-sed -e "s/127.0.0.1:18080/127.0.0.1:$UNCACHED_PORT/" -e "s/127.0.0.1:19001/127.0.0.1:$BACKEND_PORT/" -e "/^auth:/i\\$hs_key" \
+sed -e "$no_tls" -e "s/127.0.0.1:18080/127.0.0.1:$UNCACHED_PORT/" -e "s/127.0.0.1:19001/127.0.0.1:$BACKEND_PORT/" -e "/^auth:/i\\$hs_key" \
     -e '/^auth:/a\  token_cache_size: 0' bench/wsgate/wsgate.yaml >"$WORK/uncached.yaml"
-sed "s/127.0.0.1:18081/127.0.0.1:$HAPROXY_PORT/" bench/haproxy/haproxy.cfg >"$WORK/haproxy.cfg"
+sed -e "s/127.0.0.1:18081/127.0.0.1:$HAPROXY_PORT/" -e '/^ *bind .* ssl /d' bench/haproxy/haproxy.cfg >"$WORK/haproxy.cfg"
 for port in $BACKEND_PORT $CACHED_PORT $UNCACHED_PORT $HAPROXY_PORT; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "port $port is busy" >&2; exit 1; fi
 done
@@ -80,6 +82,12 @@ PIDS+=($!)
 HAPROXY_PID=$!
 for port in $BACKEND_PORT $CACHED_PORT $UNCACHED_PORT $HAPROXY_PORT; do
     for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+    # A process that did not start (a configuration run.sh changed) fails the run, not its figures.
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        echo "nothing listening on $port:" >&2
+        cat "$WORK"/*.err >&2
+        exit 1
+    fi
 done
 
 RS=(--key "$WORK/private.pem" --alg RS256 --kid bench-rsa --iss "$ISS" --aud chat --claim role=member --sub bench-user)
