@@ -3,6 +3,7 @@ import GatewayHandshake
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOTLS
 
 /// Owns a client connection from accept until the relay takes over: reads the bounded request
 /// head, runs the pure pipeline, connects upstream, and only after the backend's 101 answers the
@@ -48,6 +49,10 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
             // The load balancer's PROXY header names the real client.
             if let address = proxied.address { proxiedPeer = address }
             return
+        }
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            // The client's Finished is acknowledged now, not by the delayed-ACK timer.
+            TLSFinishedAcknowledger.acknowledge(on: context.channel)
         }
         context.fireUserInboundEventTriggered(event)
     }

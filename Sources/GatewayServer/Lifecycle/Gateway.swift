@@ -246,7 +246,6 @@ public final class Gateway: Sendable {
         }
         if let tls {
             try sync.addHandler(NIOSSLServerHandler(context: tls))
-            try sync.addHandler(TLSFinishedAcknowledger())
         }
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = snapshot.configuration.limits.maxHeaderBytes

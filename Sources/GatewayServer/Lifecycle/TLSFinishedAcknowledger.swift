@@ -15,11 +15,10 @@ import NIOTLS
 /// the 101, and before this handler the ACK for the Finished came only from the delayed-ACK timer.
 ///
 /// Setting TCP_QUICKACK on the socket while an ACK is pending makes Linux send it immediately
-/// (`__tcp_sock_set_quickack`: the pending ACK is pushed); one empty segment per connection. The
-/// handler removes itself after the handshake, so the relay path does not see it.
-final class TLSFinishedAcknowledger: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
-
+/// (`__tcp_sock_set_quickack`: the pending ACK is pushed); one empty segment per connection.
+/// `ClientHandshakeHandler` calls it when the TLS handshake completes (a handler of its own cost a
+/// pipeline insertion and removal per connection).
+enum TLSFinishedAcknowledger {
     /// TCP_QUICKACK (Linux `tcp(7)`, 12 in <netinet/tcp.h> on every architecture, glibc and musl
     /// alike); other systems have no such override and skip it.
     #if os(Linux)
@@ -28,18 +27,11 @@ final class TLSFinishedAcknowledger: ChannelInboundHandler, RemovableChannelHand
     static let quickAck: NIOBSDSocket.Option? = nil
     #endif
 
-    init() {}
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted = event as? TLSUserEvent {
-            if let option = Self.quickAck, let options = context.channel.syncOptions {
-                // A failure (the peer already gone) changes nothing for the connection.
-                try? options.setOption(.tcpOption(option), value: 1)
-            }
-            context.fireUserInboundEventTriggered(event)
-            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-            return
+    /// Acknowledges what `channel` received so far at once.
+    static func acknowledge(on channel: Channel) {
+        if let option = quickAck, let options = channel.syncOptions {
+            // A failure (the peer already gone) changes nothing for the connection.
+            try? options.setOption(.tcpOption(option), value: 1)
         }
-        context.fireUserInboundEventTriggered(event)
     }
 }
