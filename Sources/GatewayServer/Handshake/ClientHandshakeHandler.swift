@@ -233,6 +233,8 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         }
         let response = HTTPWire.response(status: .switchingProtocols, headers: headers, body: nil, allocator: context.channel.allocator)
         context.writeAndFlush(wrapOutboundOut(response), promise: nil)
+        // The request head is read: one read per event (and one pooled buffer) from here on.
+        Gateway.relayReads(context.channel)
 
         var expiry: TimeAmount?
         if let exp = plan.token?.expiresAt {

@@ -171,21 +171,31 @@ public final class Gateway: Sendable {
         "\(listener.endpoint)|\(listener.tls?.certificateFile ?? "")|\(listener.tls?.privateKeyFile ?? "")|\(listener.proxyProtocol)"
     }
 
-    /// The receive allocator and one read per readiness event, on an accepted or connecting socket.
+    /// The receive allocator and one read per readiness event (`handshakeReads` until the
+    /// upgrade), on an accepted or connecting socket.
     ///
     /// One read per readiness event: NIO keeps up to `maxMessagesPerRead` receive buffers per
-    /// channel for the channel's whole life, and a second read while the first buffer is still
-    /// held (the handshake's request head is) would pin a second buffer on every idle connection.
+    /// channel, and a second read while the first buffer is still held (the handshake's request
+    /// head is) would pin a second buffer on every idle connection. A client's request head with
+    /// a token (≈ 780 B with RS256) does not fit the first 512 B buffer, though: with one read per
+    /// event it took two events. So the client socket reads twice per event until the upgrade,
+    /// and `relayReads` (`maxMessagesPerRead` 1 again) then drops the second buffer from NIO's
+    /// pool, so an idle connection keeps one.
     ///
     /// TCP_NODELAY (frames are small and latency matters) is not set here: an accepted socket
     /// inherits it from the listening socket (Linux copies it at accept; `listenerBootstrap` sets
     /// it there), and `ClientBootstrap` sets it on the upstream socket. Setting it per connection
     /// cost two system calls per handshake (NIO looks up the socket's address family with a
     /// `getsockname` before each TCP_NODELAY).
-    static func setSocketOptions(_ channel: Channel) throws {
+    static func setSocketOptions(_ channel: Channel, handshakeReads: UInt = 1) throws {
         guard let options = channel.syncOptions else { return }
         try options.setOption(.recvAllocator, value: Gateway.receiveAllocator)
-        try options.setOption(.maxMessagesPerRead, value: 1)
+        try options.setOption(.maxMessagesPerRead, value: handshakeReads)
+    }
+
+    /// One read per readiness event from now on (see `setSocketOptions`).
+    static func relayReads(_ channel: Channel) {
+        try? channel.syncOptions?.setOption(.maxMessagesPerRead, value: 1)
     }
 
     /// The listeners' bootstrap: TCP_NODELAY on the listening socket, which every accepted socket
@@ -217,7 +227,7 @@ public final class Gateway: Sendable {
             channel.eventLoop.makeCompletedFuture {
                 // Options set here, synchronously: as bootstrap child options NIO applies
                 // each through a chain of futures for every accepted connection.
-                try Gateway.setSocketOptions(channel)
+                try Gateway.setSocketOptions(channel, handshakeReads: 2)
                 // Looked up per connection, so a reload's new certificate serves new clients.
                 let tls = listener.tls == nil ? nil : contexts.withLockedValue { $0[key] }
                 try Gateway.initializeClient(
