@@ -5,7 +5,7 @@ import Foundation
 import GatewayAuth
 import GatewayDemo
 import GatewayHandshake
-import GatewayServer
+@testable import GatewayServer
 import GatewayTesting
 import NIOCore
 import NIOPosix
@@ -187,6 +187,27 @@ import Testing
                 #expect(await gateway.waitUntilIdle(timeout: .seconds(8)))
                 let waited = clock.now - start
                 #expect(waited > .milliseconds(1500) && waited < .seconds(5), "let go after \(waited)")
+            }
+        }
+    }
+
+    /// The client socket reads up to twice per readiness event while its request head arrives
+    /// (a head with a token does not fit the first 512 B buffer) and once per event after the
+    /// upgrade, so NIO's pool keeps one receive buffer per idle connection: read back from the
+    /// relayed session's client channel, for a head of ≈ 1 KiB that needs the second read.
+    @Test func afterTheUpgradeTheClientReadsOncePerEvent() async throws {
+        let token = try GatewayHarness.token()
+        try await GatewayHarness.withEchoBackend { backendPort in
+            try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in
+                let padding = String(repeating: "p", count: 700)
+                let (client, _, greeting) = try await Self.open(port: port, headers: [
+                    ("Authorization", "Bearer \(token)"), ("X-Padding", padding),
+                ])
+                #expect(greeting.contains("X-Padding: \(padding)\n"))
+                let session = try #require(gateway.runtime.registry.all.first)
+                let reads = try await session.clientChannel.getOption(ChannelOptions.maxMessagesPerRead).get()
+                #expect(reads == 1)
+                await client.abort()
             }
         }
     }

@@ -12,7 +12,8 @@ final class RelaySession {
     private let runtime: GatewayRuntime
     private let snapshot: GatewaySnapshot
     let route: CompiledRoute
-    private let clientChannel: Channel
+    /// The client side (internal for tests).
+    let clientChannel: Channel
     private let upstreamChannel: Channel
     /// What the admin API shows and revocations match (claims of the current token).
     private(set) var info: SessionInfo
