@@ -124,8 +124,13 @@ public final class TestWebSocketClient {
     public func sendRaw(_ bytes: [UInt8]) async throws {
         let channel = self.channel
         try await channel.eventLoop.flatSubmit {
-            let writer = try! channel.pipeline.syncOperations.handler(type: RawWriter.self)
-            return writer.write(channel.allocator.buffer(bytes: bytes))
+            do {
+                let writer = try channel.pipeline.syncOperations.handler(type: RawWriter.self)
+                return writer.write(channel.allocator.buffer(bytes: bytes))
+            } catch {
+                // Closed already (the pipeline lost its handlers): an error, not a crash.
+                return channel.eventLoop.makeFailedFuture(error)
+            }
         }.get()
     }
 
@@ -207,6 +212,16 @@ final class HTTPPhaseHandler: ChannelInboundHandler, RemovableChannelHandler {
                 }
                 sync.removeHandler(decoder, promise: nil)
             }
+    }
+
+    /// A connection that never came up (refused, timed out) is closed without `channelInactive`:
+    /// the response fails here instead of being dropped unfulfilled, which NIO's debug builds
+    /// treat as a leaked promise and crash the whole test process on.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            response.fail(ChannelError.ioOnClosedChannel)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -278,3 +278,20 @@ final class RefusingPort {
         #expect(decoded == record)
     }
 }
+
+/// The test client itself: a connection that never comes up is an error the test sees.
+@Suite struct TestClientTests {
+    /// Before the fix the response promise was dropped unfulfilled and NIO's debug build crashed the
+    /// whole test process ("leaking promise created at TestWebSocketClient.swift:63"): any test
+    /// whose connect was refused (a drain's closed listener reached late on a loaded machine) took
+    /// every other test down with it.
+    @Test func aRefusedConnectThrowsConnectionRefused() async throws {
+        let refusing = try RefusingPort()
+        do {
+            _ = try await TestWebSocketClient.connect(port: refusing.port, path: "/", headers: [])
+            Issue.record("connected to a port that refuses")
+        } catch let error as NIOConnectionError {
+            #expect(error.connectionErrors.map { ($0.error as? IOError)?.errnoCode } == [ECONNREFUSED])
+        }
+    }
+}
