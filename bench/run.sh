@@ -5,6 +5,7 @@
 #   bench/run.sh                       # everything (~13 min on 2 cores)
 #   RUNS=1 DURATION=3 bench/run.sh     # a quick look
 #   SCENARIOS="echo" TARGETS="wsgate haproxy" IDLE_COUNTS= bench/run.sh
+#   SCENARIOS= IDLE_COUNTS=9000 IDLE_TARGETS="wsgate haproxy" bench/run.sh   # idle memory only
 #   SCENARIOS="wss-handshake wss-handshake-resumed wss-echo upgrade-latency" IDLE_COUNTS= bench/run.sh
 #
 # Environment: RUNS (3), DURATION (10 s per measurement), TARGETS (direct wsgate haproxy nginx),
@@ -25,7 +26,7 @@ ROOT=$PWD
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-10}
 TARGETS=${TARGETS:-"direct wsgate haproxy nginx"}
-SCENARIOS=${SCENARIOS:-"handshake echo stream wss-handshake wss-handshake-resumed wss-echo upgrade-latency"}
+SCENARIOS=${SCENARIOS-"handshake echo stream wss-handshake wss-handshake-resumed wss-echo upgrade-latency"}
 CERTS=${CERTS:-"ecdsa rsa"}
 WSS_TLS=${WSS_TLS:-1.3}
 LATENCY_CONCURRENCY=${LATENCY_CONCURRENCY:-"1 4 32"}

@@ -25,42 +25,45 @@ package struct FrameTracker {
         case payload
     }
 
+    // Stored properties in descending alignment (8-byte words, then the optionals, then the
+    // small ones): Swift lays them out in declaration order, and interleaved one-byte fields
+    // padded the struct, held twice per relayed connection, from 136 to 173 bytes.
+
     private let maxFrameBytes: UInt64
     private let maxMessageBytes: UInt64
-
-    private var phase = Phase.header
     /// Header bytes collected so far for the current frame.
     private var headerCount = 0
-    private var byte0: UInt8 = 0
-    private var byte1: UInt8 = 0
     private var headerLength = 2
     private var extendedLength: UInt64 = 0
-    private var maskKey: UInt32 = 0
-
     /// Remaining payload bytes of the current frame.
     private var remaining: UInt64 = 0
     private var payloadOffset: UInt64 = 0
-    private var isClose = false
-    private var closeCodeHigh: UInt8 = 0
-    private var closeCode: UInt16?
     private var messageBytes: UInt64 = 0
-    /// Offset in the current chunk where the current header began; nil when in an earlier chunk.
-    private var headerStart: Int?
     /// Pongs answering the gateway's own keep-alive pings that are still to come (client side).
     package var pongsExpected = 0
-    /// The current frame answers a gateway ping and lies wholly in this chunk so far.
-    private var currentIsGatewayPong = false
-    /// Bytes of this chunk holding a pong that answers a gateway ping: not to be forwarded.
-    package private(set) var consumedPong: Range<Int>?
-
     /// Whole frames seen.
     package private(set) var frames: UInt64 = 0
     /// Bytes seen (headers and payloads).
     package private(set) var bytes: UInt64 = 0
-    /// A close frame has been seen in this direction.
-    package private(set) var closeSeen = false
+
+    /// Bytes of this chunk holding a pong that answers a gateway ping: not to be forwarded.
+    package private(set) var consumedPong: Range<Int>?
+    /// Offset in the current chunk where the current header began; nil when in an earlier chunk.
+    private var headerStart: Int?
+
+    private var maskKey: UInt32 = 0
+    private var closeCode: UInt16?
     /// The status code of the close frame seen, if any.
     package private(set) var closeStatus: UInt16?
+    private var phase = Phase.header
+    private var byte0: UInt8 = 0
+    private var byte1: UInt8 = 0
+    private var isClose = false
+    private var closeCodeHigh: UInt8 = 0
+    /// The current frame answers a gateway ping and lies wholly in this chunk so far.
+    private var currentIsGatewayPong = false
+    /// A close frame has been seen in this direction.
+    package private(set) var closeSeen = false
 
     /// Creates a tracker with the given limits.
     package init(maxFrameBytes: Int, maxMessageBytes: Int) {

@@ -195,7 +195,7 @@ import Testing
     /// (a head with a token does not fit the first 512 B buffer) and once per event after the
     /// upgrade, so NIO's pool keeps one receive buffer per idle connection: read back from the
     /// relayed session's client channel, for a head of ≈ 1 KiB that needs the second read.
-    @Test func afterTheUpgradeTheClientReadsOncePerEvent() async throws {
+    @Test func afterTheUpgradeTheClientReadsOncePerEventIntoA512ByteBuffer() async throws {
         let token = try GatewayHarness.token()
         try await GatewayHarness.withEchoBackend { backendPort in
             try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backendPort)) { gateway, port in
@@ -207,6 +207,10 @@ import Testing
                 let session = try #require(gateway.runtime.registry.all.first)
                 let reads = try await session.clientChannel.getOption(ChannelOptions.maxMessagesPerRead).get()
                 #expect(reads == 1)
+                // The head filled the first 512 B buffer, so the allocator had grown to 1 KiB; the
+                // relay starts from 512 B again (the pooled buffer kept by an idle connection).
+                let allocator = try await session.clientChannel.getOption(ChannelOptions.recvAllocator).get()
+                #expect(allocator.nextBufferSize() == 512)
                 await client.abort()
             }
         }

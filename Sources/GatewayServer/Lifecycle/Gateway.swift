@@ -193,9 +193,18 @@ public final class Gateway: Sendable {
         try options.setOption(.maxMessagesPerRead, value: handshakeReads)
     }
 
-    /// One read per readiness event from now on (see `setSocketOptions`).
+    /// One read per readiness event from now on (see `setSocketOptions`), into a receive buffer
+    /// sized afresh.
+    ///
+    /// A request head that filled the 512 B first buffer (an RS256 token makes it ≈ 780 B) made
+    /// the adaptive allocator ask for 1 KiB next, and NIO's pool grows the buffer it keeps to what
+    /// the allocator asks (it never shrinks it): every idle proxied connection then held 1 KiB
+    /// where 512 B do. A fresh allocator asks for 512 B again, so the pooled buffer is reused as
+    /// it is; it still grows when the relayed traffic needs it.
     static func relayReads(_ channel: Channel) {
-        try? channel.syncOptions?.setOption(.maxMessagesPerRead, value: 1)
+        guard let options = channel.syncOptions else { return }
+        try? options.setOption(.maxMessagesPerRead, value: 1)
+        try? options.setOption(.recvAllocator, value: Gateway.receiveAllocator)
     }
 
     /// The listeners' bootstrap: TCP_NODELAY on the listening socket, which every accepted socket

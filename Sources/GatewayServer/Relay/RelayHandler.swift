@@ -16,15 +16,16 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Frames arriving on this handler's channel.
     var tracker: FrameTracker
     /// On the client side of a `token_refresh` route: takes refresh messages out of the stream.
-    var interceptor: RefreshInterceptor?
+    /// Boxed: the interceptor is ≈ 150 bytes that every other relay handler would carry inline.
+    var interceptor: InterceptorBox?
     var session: RelaySession?
     var partner: RelayHandler?
     private var context: ChannelHandlerContext?
     private var pendingRead = false
     private var closing = false
-    /// Bounds a half-closed side's wait for the peer's EOF (`closeAfterPendingWrites`).
-    private var lingerTimer: NIOScheduledCallback?
-    private var lingering: Channel?
+    /// Bounds a half-closed side's wait for the peer's EOF (`closeAfterPendingWrites`); boxed, as
+    /// only a closing connection has one (inline it cost every relay handler 48 bytes).
+    private var lingerTimer: LingerTimer?
 
     init(side: RelaySession.Side, maxFrameBytes: Int, maxMessageBytes: Int) {
         self.side = side
@@ -50,7 +51,7 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         // Refresh messages never reach the backend: the tracker and the partner see the rest.
-        let output = interceptor!.consume(buffer)
+        let output = interceptor!.value.consume(buffer)
         for piece in output.forward { relay(piece) }
         for message in output.messages { session?.refreshReceived(message) }
     }
@@ -90,9 +91,8 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        lingerTimer?.cancel()
+        lingerTimer?.callback.cancel()
         lingerTimer = nil
-        lingering = nil
         session?.sideInactive(side)
         context.fireChannelInactive()
     }
@@ -163,8 +163,7 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // A scheduled callback on this handler, cancelled when the channel goes inactive: no task,
         // closure and promise, and no close-future callback to cancel it, per connection.
-        lingering = channel
-        lingerTimer = try? channel.eventLoop.scheduleCallback(in: linger, handler: self)
+        lingerTimer = (try? channel.eventLoop.scheduleCallback(in: linger, handler: self)).map(LingerTimer.init)
         flushed.whenComplete { _ in
             channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
         }
@@ -179,7 +178,24 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
 extension RelayHandler: NIOScheduledCallbackHandler, @unchecked Sendable {
     func handleScheduledCallback(eventLoop: some EventLoop) {
         lingerTimer = nil
-        lingering?.close(promise: nil)
-        lingering = nil
+        context?.channel.close(promise: nil)
+    }
+}
+
+/// A relay handler's linger timer, on the heap (see `RelayHandler.lingerTimer`).
+final class LingerTimer {
+    let callback: NIOScheduledCallback
+
+    init(_ callback: NIOScheduledCallback) {
+        self.callback = callback
+    }
+}
+
+/// A relay handler's refresh interceptor, on the heap (see `RelayHandler.interceptor`).
+final class InterceptorBox {
+    var value: RefreshInterceptor
+
+    init(_ value: RefreshInterceptor) {
+        self.value = value
     }
 }

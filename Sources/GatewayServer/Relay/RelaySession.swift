@@ -15,8 +15,10 @@ final class RelaySession {
     /// The client side (internal for tests).
     let clientChannel: Channel
     private let upstreamChannel: Channel
-    /// What the admin API shows and revocations match (claims of the current token).
-    private(set) var info: SessionInfo
+    /// What the admin API shows and revocations match (claims of the current token); the
+    /// registry holds the same object.
+    private var shared: SharedSessionInfo
+    var info: SessionInfo { shared.value }
     private var clientAddress: String { info.client }
     private var subject: String? { info.subject }
     private let slots: AdmissionSlots
@@ -61,13 +63,13 @@ final class RelaySession {
         self.route = route
         self.clientChannel = client
         self.upstreamChannel = upstream
-        self.info = info
+        self.shared = SharedSessionInfo(info)
         self.slots = slots
         let limits = snapshot.configuration.limits
         self.clientRelay = RelayHandler(side: .client, maxFrameBytes: limits.maxFrameBytes, maxMessageBytes: limits.maxMessageBytes)
         self.upstreamRelay = RelayHandler(side: .upstream, maxFrameBytes: limits.maxFrameBytes, maxMessageBytes: limits.maxMessageBytes)
         if route.route.tokenRefresh != nil {
-            clientRelay.interceptor = RefreshInterceptor(maxMessageBytes: snapshot.configuration.auth.maxTokenBytes + 1024)
+            clientRelay.interceptor = InterceptorBox(RefreshInterceptor(maxMessageBytes: snapshot.configuration.auth.maxTokenBytes + 1024))
         }
         clientRelay.session = self
         upstreamRelay.session = self
@@ -121,7 +123,7 @@ final class RelaySession {
         if limits.idleTimeout.nanoseconds > 0 { idleCheckAt = now + limits.idleTimeout }
         if let interval = limits.keepaliveInterval, interval.nanoseconds > 0 { keepaliveAt = now + interval }
         armTimer()
-        runtime.registry.add(self, info: info)
+        runtime.registry.add(self, info: shared)
         route.metrics.connectionOpened()
         // Values that are strings already go in as they are (`.string`), not through an
         // interpolation that copies them.
@@ -289,9 +291,9 @@ final class RelaySession {
         )
         switch outcome {
         case .accepted(let next):
-            info = next
+            shared = SharedSessionInfo(next)
             refreshed = true
-            runtime.registry.update(self, info: next)
+            runtime.registry.update(self, info: shared)
             route.metrics.tokenRefresh(result: "ok")
             scheduleExpiry(now: .now())
             timer?.cancel()

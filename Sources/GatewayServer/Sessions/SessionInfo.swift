@@ -44,9 +44,12 @@ public struct SessionInfo: Sendable, Equatable {
     }
 
     /// Takes the token's claims (at the handshake, and again after a refresh).
-    mutating func adopt(_ token: VerifiedToken, digest: String) {
+    ///
+    /// An issuer among `knownIssuers` (the configured ones) is kept as that string, shared, rather
+    /// than as a copy of its own per session.
+    mutating func adopt(_ token: VerifiedToken, digest: String, knownIssuers: [String] = []) {
         subject = token.subject
-        issuer = token.issuer
+        issuer = token.issuer.map { issuer in knownIssuers.first { $0 == issuer } ?? issuer }
         tokenID = token.tokenID
         sessionID = token.sessionID
         issuedAt = token.issuedAt
@@ -68,5 +71,17 @@ public struct SessionInfo: Sendable, Equatable {
         out.add("exp", expiresAt.map { Int64($0) })
         out.add("instance", instance)
         return out.text
+    }
+}
+
+/// One `SessionInfo` on the heap, shared by the session and the registry: each holds a reference
+/// instead of a copy (the struct is ≈ 170 bytes; a copy in the registry's table, with its free
+/// slots, cost an idle connection more than the struct itself). Immutable: a token refresh makes
+/// a new one, so the admin API reads it from any thread while the session's loop moves on.
+final class SharedSessionInfo: Sendable {
+    let value: SessionInfo
+
+    init(_ value: SessionInfo) {
+        self.value = value
     }
 }

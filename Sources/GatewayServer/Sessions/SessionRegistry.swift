@@ -11,7 +11,7 @@ import NIOCore
 final class SessionRegistry: Sendable {
     private struct Entry {
         let session: RelaySession
-        var info: SessionInfo
+        var info: SharedSessionInfo
     }
 
     private static let stripes = 16
@@ -28,7 +28,7 @@ final class SessionRegistry: Sendable {
     }
 
     /// Registers a session that has started relaying.
-    func add(_ session: RelaySession, info: SessionInfo) {
+    func add(_ session: RelaySession, info: SharedSessionInfo) {
         shard(for: session.eventLoop).withLockedValue { $0[ObjectIdentifier(session)] = Entry(session: session, info: info) }
         live.wrappingIncrement(ordering: .relaxed)
     }
@@ -40,7 +40,7 @@ final class SessionRegistry: Sendable {
     }
 
     /// Replaces what is shown of a session (after a token refresh).
-    func update(_ session: RelaySession, info: SessionInfo) {
+    func update(_ session: RelaySession, info: SharedSessionInfo) {
         shard(for: session.eventLoop).withLockedValue { entries in
             entries[ObjectIdentifier(session)]?.info = info
         }
@@ -56,7 +56,7 @@ final class SessionRegistry: Sendable {
         var out: [(session: RelaySession, info: SessionInfo)] = []
         for shard in shards {
             shard.withLockedValue { entries in
-                for entry in entries.values where include(entry.info) { out.append((entry.session, entry.info)) }
+                for entry in entries.values where include(entry.info.value) { out.append((entry.session, entry.info.value)) }
             }
         }
         return out
