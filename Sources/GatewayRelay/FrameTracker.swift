@@ -26,8 +26,9 @@ package struct FrameTracker {
     }
 
     // Stored properties in descending alignment (8-byte words, then the optionals, then the
-    // small ones): Swift lays them out in declaration order, and interleaved one-byte fields
-    // padded the struct, held twice per relayed connection, from 136 to 173 bytes.
+    // small ones, `maskKey` in the optional range's padding): Swift lays them out in declaration
+    // order, and interleaved one-byte fields padded the struct, held twice per relayed
+    // connection, from 136 to 173 bytes.
 
     private let maxFrameBytes: UInt64
     private let maxMessageBytes: UInt64
@@ -48,10 +49,10 @@ package struct FrameTracker {
 
     /// Bytes of this chunk holding a pong that answers a gateway ping: not to be forwarded.
     package private(set) var consumedPong: Range<Int>?
+    private var maskKey: UInt32 = 0
     /// Offset in the current chunk where the current header began; nil when in an earlier chunk.
     private var headerStart: Int?
 
-    private var maskKey: UInt32 = 0
     private var closeCode: UInt16?
     /// The status code of the close frame seen, if any.
     package private(set) var closeStatus: UInt16?

@@ -74,4 +74,28 @@ import Testing
             }
         }
     }
+
+    /// A route's `max_connections: 1`: the relayed connection holds the route's slot, a second
+    /// handshake gets 503 `connection_limit`, and the slot comes back when the relay ends (the
+    /// session releases it, not the handshake).
+    @Test func aRoutesSlotComesBackWhenTheRelayEnds() async throws {
+        try await GatewayHarness.withEchoBackend { backendPort in
+            let backend = UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: backendPort))
+            let config = try GatewayHarness.configuration(
+                routes: [RouteConfiguration(pattern: .exact("/ws"), upstreams: [backend], auth: .none, maxConnections: 1)]
+            )
+            try await GatewayHarness.withGateway(config) { gateway, port in
+                for round in 1...3 {
+                    let (first, client) = try await TestWebSocketClient.connect(port: port, path: "/ws")
+                    #expect(first.status == 101, "round \(round)")
+                    let (second, extra) = try await TestWebSocketClient.connect(port: port, path: "/ws")
+                    #expect(second.status == 503, "round \(round)")
+                    #expect(second.body == "{\"status\":503,\"reason\":\"connection_limit\"}")
+                    #expect(extra == nil)
+                    await client?.abort()
+                    #expect(await GatewayHarness.settle(gateway))
+                }
+            }
+        }
+    }
 }

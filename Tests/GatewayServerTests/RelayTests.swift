@@ -447,3 +447,21 @@ enum PongReportingBackend {
 }
 
 import NIOHTTP1
+
+/// A session's optional deadlines are one word each; every value, and none, comes back as it went in.
+@Suite struct PackedDeadlineTests {
+    @Test func valuesAndNoneRoundTrip() {
+        var packed = PackedDeadline()
+        #expect(packed.wrappedValue == nil)
+        let now = NIODeadline.now()
+        for deadline in [now, now + .seconds(30), .uptimeNanoseconds(0), .uptimeNanoseconds(1), .distantFuture, .distantPast] {
+            packed.wrappedValue = deadline
+            #expect(packed.wrappedValue == deadline)
+        }
+        packed.wrappedValue = nil
+        #expect(packed.wrappedValue == nil)
+        // The largest value NIO makes (it clamps to Int64.max) is a deadline, not "none".
+        packed.wrappedValue = .uptimeNanoseconds(.max)
+        #expect(packed.wrappedValue == .distantFuture)
+    }
+}

@@ -283,11 +283,13 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 }
 
-/// Per-route and per-subject admission slots held by one connection; released exactly once.
+/// Per-route and per-subject admission slots held by one connection during its handshake;
+/// released exactly once, here or (after the upgrade) by the `RelaySession` that takes them over.
 final class AdmissionSlots: Sendable {
     private let admission: Admission
-    private let route: String
-    private let subject: String?
+    /// The route's label (the session releases `route.label`, the same string).
+    let route: String
+    let subject: String?
     /// Inline in the object (Synchronization's `Atomic`): a `ManagedAtomic` is an object of its
     /// own, and one per relayed connection was 32 bytes more held while it is open.
     private let released = Atomic<Bool>(false)

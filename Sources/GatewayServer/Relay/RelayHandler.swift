@@ -12,17 +12,19 @@ final class RelayHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let side: RelaySession.Side
+    // The tracker first and the one-byte fields after it, in its tail padding: the handler then
+    // fits glibc's 208-byte chunk (two per relayed connection).
     /// Frames arriving on this handler's channel.
     var tracker: FrameTracker
+    let side: RelaySession.Side
+    private var pendingRead = false
+    private var closing = false
     /// On the client side of a `token_refresh` route: takes refresh messages out of the stream.
     /// Boxed: the interceptor is ≈ 150 bytes that every other relay handler would carry inline.
     var interceptor: InterceptorBox?
     var session: RelaySession?
     var partner: RelayHandler?
     private var context: ChannelHandlerContext?
-    private var pendingRead = false
-    private var closing = false
     /// Bounds a half-closed side's wait for the peer's EOF (`closeAfterPendingWrites`); boxed, as
     /// only a closing connection has one (inline it cost every relay handler 48 bytes).
     private var lingerTimer: LingerTimer?

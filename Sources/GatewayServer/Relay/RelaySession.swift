@@ -21,7 +21,12 @@ final class RelaySession {
     var info: SessionInfo { shared.value }
     private var clientAddress: String { info.client }
     private var subject: String? { info.subject }
-    private let slots: AdmissionSlots
+    /// The admission slots this connection holds (the route's, and the subject's when subjects are
+    /// capped), taken over from the handshake's `AdmissionSlots` and released at the end. Kept as
+    /// the subject alone (the route's slot is `route.label`): the handshake's object, an
+    /// allocation of its own, is not kept for the session's life.
+    private let admissionSubject: String?
+    private var holdsAdmission = true
     let clientRelay: RelayHandler
     let upstreamRelay: RelayHandler
     private let openedAt = NIODeadline.now()
@@ -30,12 +35,12 @@ final class RelaySession {
     // close deadline are deadlines; a single scheduled callback (no closure, no promise) fires at
     // the earliest and re-arms for the next. An idle connection thus holds one entry in the event
     // loop's timer queue instead of three, and closing it cancels one.
-    private var expiryAt: NIODeadline?
-    private var idleCheckAt: NIODeadline?
-    private var keepaliveAt: NIODeadline?
-    private var terminateAt: NIODeadline?
+    @PackedDeadline private var expiryAt: NIODeadline?
+    @PackedDeadline private var idleCheckAt: NIODeadline?
+    @PackedDeadline private var keepaliveAt: NIODeadline?
+    @PackedDeadline private var terminateAt: NIODeadline?
     private var timer: NIOScheduledCallback?
-    private var timerAt: NIODeadline?
+    @PackedDeadline private var timerAt: NIODeadline?
     private var keepaliveSnapshot: UInt64 = 0
     private var unansweredPings = 0
     private var idleSnapshot: (UInt64, UInt64) = (0, 0)
@@ -46,7 +51,7 @@ final class RelaySession {
 
     // Token refresh on the open socket (routes with `token_refresh` only).
     /// `exp` - `notify_before`: when to send `wsgate.token_expiring`.
-    private var notifyAt: NIODeadline?
+    @PackedDeadline private var notifyAt: NIODeadline?
     /// The values the route's injected headers got at the handshake (a refresh must keep them).
     private var injectedHeaderValues: [String?] = []
     /// The token was replaced at least once (for the connection log's end reason).
@@ -64,7 +69,7 @@ final class RelaySession {
         self.clientChannel = client
         self.upstreamChannel = upstream
         self.shared = SharedSessionInfo(info)
-        self.slots = slots
+        self.admissionSubject = slots.subject
         let limits = snapshot.configuration.limits
         self.clientRelay = RelayHandler(side: .client, maxFrameBytes: limits.maxFrameBytes, maxMessageBytes: limits.maxMessageBytes)
         self.upstreamRelay = RelayHandler(side: .upstream, maxFrameBytes: limits.maxFrameBytes, maxMessageBytes: limits.maxMessageBytes)
@@ -413,7 +418,11 @@ final class RelaySession {
     private func finish(_ endReason: RelayEndReason) {
         timer?.cancel()
         timer = nil
-        slots.release()
+        if holdsAdmission {
+            holdsAdmission = false
+            runtime.admission.releaseRoute(route.label)
+            if let admissionSubject { runtime.admission.releaseSubject(admissionSubject) }
+        }
         runtime.registry.remove(self)
         runtime.connectionEnded()
         let seconds = Double((NIODeadline.now() - openedAt).nanoseconds) / 1e9
@@ -448,5 +457,20 @@ final class RelaySession {
 extension RelaySession: NIOScheduledCallbackHandler, @unchecked Sendable {
     func handleScheduledCallback(eventLoop: some EventLoop) {
         timerFired()
+    }
+}
+
+/// An optional deadline in one word: `NIODeadline?` takes 9 bytes and, aligned, 16; six of them
+/// per session were 48 bytes of padding held by every open connection. NIO clamps deadlines to
+/// `Int64.max` nanoseconds, so `UInt64.max` never is one and stands for none.
+@propertyWrapper
+struct PackedDeadline {
+    private var nanoseconds = UInt64.max
+
+    init() {}
+
+    var wrappedValue: NIODeadline? {
+        get { nanoseconds == .max ? nil : .uptimeNanoseconds(nanoseconds) }
+        set { nanoseconds = newValue?.uptimeNanoseconds ?? .max }
     }
 }

@@ -5,8 +5,9 @@ import GatewayAuth
 /// session itself.
 public struct SessionInfo: Sendable, Equatable {
     /// The handshake's request id (32 hex digits unless the client sent a sane `X-Request-Id`),
-    /// also sent upstream as `X-Request-Id`.
-    public let id: String
+    /// also sent upstream as `X-Request-Id`. Held packed (see `PackedHex`).
+    public var id: String { packedID.text }
+    private let packedID: PackedHex
     /// The route's pattern as configured.
     public let route: String
     /// The client as logged (`ip:port`).
@@ -18,11 +19,29 @@ public struct SessionInfo: Sendable, Equatable {
     public var issuer: String?
     public var tokenID: String?
     public var sessionID: String?
-    public var issuedAt: Double?
+    public var issuedAt: Double? {
+        get { storedIssuedAt == SessionInfo.none ? nil : storedIssuedAt }
+        set { storedIssuedAt = newValue ?? SessionInfo.none }
+    }
     /// The current token's `exp` (moves on a successful refresh).
-    public var expiresAt: Double?
-    /// SHA-256 of the current token (hex), so revoking this session refuses its token.
-    public var tokenDigest: String?
+    public var expiresAt: Double? {
+        get { storedExpiresAt == SessionInfo.none ? nil : storedExpiresAt }
+        set { storedExpiresAt = newValue ?? SessionInfo.none }
+    }
+    // −∞ for none: `Double?` is 9 bytes and 16 aligned, and the two pushed the shared record one
+    // 16-byte malloc chunk up. A claim is never −∞ (JSON has no infinities; jansson refuses a
+    // number that overflows a double).
+    private static let none = -Double.infinity
+    private var storedIssuedAt = SessionInfo.none
+    private var storedExpiresAt = SessionInfo.none
+    /// SHA-256 of the current token (hex), so revoking this session refuses its token. Held as 32
+    /// bytes and spelled in hex when asked (revocations, rarely): as a string it was a 112-byte
+    /// allocation held by every open session.
+    public var tokenDigest: String? {
+        get { digest?.text }
+        set { digest = newValue.map(PackedHex.init) }
+    }
+    private var digest: PackedHex?
 
     /// Creates the description of a session.
     public init(
@@ -30,7 +49,7 @@ public struct SessionInfo: Sendable, Equatable {
         tokenID: String? = nil, sessionID: String? = nil, issuedAt: Double? = nil, expiresAt: Double? = nil,
         tokenDigest: String? = nil
     ) {
-        self.id = id
+        self.packedID = PackedHex(id)
         self.route = route
         self.client = client
         self.openedAt = openedAt
@@ -38,9 +57,9 @@ public struct SessionInfo: Sendable, Equatable {
         self.issuer = issuer
         self.tokenID = tokenID
         self.sessionID = sessionID
-        self.issuedAt = issuedAt
-        self.expiresAt = expiresAt
-        self.tokenDigest = tokenDigest
+        self.storedIssuedAt = issuedAt ?? SessionInfo.none
+        self.storedExpiresAt = expiresAt ?? SessionInfo.none
+        self.digest = tokenDigest.map(PackedHex.init)
     }
 
     /// Takes the token's claims (at the handshake, and again after a refresh).
@@ -83,5 +102,66 @@ final class SharedSessionInfo: Sendable {
 
     init(_ value: SessionInfo) {
         self.value = value
+    }
+}
+
+/// A string of lowercase hex digits as `SessionInfo` keeps it: 32 digits (the gateway's request
+/// ids) or 64 (SHA-256 token digests) packed into two or four words, so an open session holds no
+/// allocation for them; any other text (a client's own `X-Request-Id`) kept as it is.
+private enum PackedHex: Sendable, Equatable {
+    case two(UInt64, UInt64)
+    case four(UInt64, UInt64, UInt64, UInt64)
+    case text(String)
+
+    init(_ text: String) {
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var word: UInt64 = 0
+        var count = 0
+        for byte in text.utf8 {
+            let nibble: UInt8
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = byte - UInt8(ascii: "a") + 10
+            default:
+                self = .text(text)
+                return
+            }
+            word = word << 4 | UInt64(nibble)
+            count += 1
+            if count % 16 == 0 {
+                switch count / 16 {
+                case 1: words.0 = word
+                case 2: words.1 = word
+                case 3: words.2 = word
+                default: words.3 = word
+                }
+                word = 0
+            }
+        }
+        switch count {
+        case 32: self = .two(words.0, words.1)
+        case 64: self = .four(words.0, words.1, words.2, words.3)
+        default: self = .text(text)
+        }
+    }
+
+    var text: String {
+        switch self {
+        case .text(let text): return text
+        case .two(let a, let b): return PackedHex.spell([a, b])
+        case .four(let a, let b, let c, let d): return PackedHex.spell([a, b, c, d])
+        }
+    }
+
+    private static func spell(_ words: [UInt64]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: words.count * 16) { out in
+            for (index, word) in words.enumerated() {
+                for nibble in 0..<16 {
+                    out[index * 16 + nibble] = digits[Int(word >> UInt64(60 - nibble * 4) & 15)]
+                }
+            }
+            return words.count * 16
+        }
     }
 }
