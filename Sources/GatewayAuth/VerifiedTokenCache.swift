@@ -17,6 +17,9 @@ public final class VerifiedTokenCache {
     public private(set) var hits = 0
     /// Lookups not answered (absent, expired, or made for another owner).
     public private(set) var misses = 0
+    /// Entries dropped to make room for a new one while still valid (a full cache): many of these
+    /// with few hits say the cache is smaller than the tokens in use.
+    public private(set) var evictions = 0
 
     private struct Entry {
         let token: VerifiedToken
@@ -79,7 +82,7 @@ public final class VerifiedTokenCache {
         } else {
             // Full: the oldest slot's key leaves (it may already be gone, expired).
             let oldest = order[next]
-            if oldest != digest { entries[oldest] = nil }
+            if oldest != digest, entries.removeValue(forKey: oldest) != nil { evictions += 1 }
             order[next] = digest
             next = (next + 1) % capacity
         }

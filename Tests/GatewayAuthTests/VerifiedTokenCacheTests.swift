@@ -78,6 +78,24 @@ struct VerifiedTokenCacheTests {
         #expect(cache.count == 3)
         #expect(cache.token(digest: tokens[1].1, owner: owner, now: 1) == nil)
         #expect(cache.token(digest: tokens[4].1, owner: owner, now: 1)?.subject == "t4")
+        // Two valid entries made room; the repeated store of t1 evicted nothing.
+        #expect(cache.evictions == 2)
+    }
+
+    /// An entry that expired and was dropped at its lookup is not counted as an eviction when its
+    /// slot is reused: only valid entries pushed out by a full cache are.
+    @Test func aSlotFreedByExpiryIsNoEviction() throws {
+        let cache = VerifiedTokenCache(capacity: 1)
+        let owner = Owner()
+        let short = try Self.verified("short", exp: 10)
+        let long = try Self.verified("long", exp: 1000)
+        cache.store(short.0, digest: short.1, owner: owner, now: 0)
+        #expect(cache.token(digest: short.1, owner: owner, now: 10) == nil)
+        cache.store(long.0, digest: long.1, owner: owner, now: 11)
+        #expect(cache.evictions == 0)
+        cache.store(short.0, digest: "other", owner: owner, now: 0)
+        #expect(cache.evictions == 1)
+        #expect(cache.hits == 0 && cache.misses == 1)
     }
 
     @Test func capacityZeroStoresNothing() throws {

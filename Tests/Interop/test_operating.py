@@ -181,14 +181,15 @@ def operate(wsgate_bin, work, secret, rsa_public_pem):
     """Starts `wsgate serve` processes (stopped at teardown): operate(routes, keys=None, name=…)."""
     started: list[Gateway] = []
 
-    def start(routes: list[dict], *, keys: list[dict] | None = None, name: str = "op") -> Operated:
+    def start(routes: list[dict], *, keys: list[dict] | None = None, name: str = "op",
+              args: list[str] | None = None) -> Operated:
         unique = f"wsgate-{name}-{uuid.uuid4().hex[:8]}"
         config = base_config(free_port(), free_port(), rsa_public_pem, work, unique)
         if keys is not None:
             config["keys"] = keys
         config["routes"] = routes
         env = {SECRET_ENV: secret.decode()}
-        gw = Gateway(wsgate_bin, config, work, env, name=unique, args=["--log-format", "json"])
+        gw = Gateway(wsgate_bin, config, work, env, name=unique, args=["--log-format", "json", *(args or [])])
         started.append(gw)
         op = Operated(gw, config, env)
         op.log_event(("wsgate listening",))
@@ -274,6 +275,20 @@ def test_operating_metrics_after_known_sequence(operate, backends, minter):
 
     # The admin listener is not the client listener: /metrics there is a 404 rejection.
     assert handshake(op, "/metrics").status == 404
+
+
+def test_operating_token_cache_metrics(operate, backends, minter):
+    """One event loop (one cache): the same token three times is one miss (verified, stored) and
+    two hits; a fresh token is a miss; nothing was evicted (the default cache holds 1024)."""
+    echo_up = f"ws://127.0.0.1:{backends['python'].port}/echo"
+    op = operate([{"path": "/c", "upstream": echo_up, "auth": "required"}], name="cache", args=["--threads", "1"])
+    token = minter.hs256()
+    for _ in range(3):
+        assert run(echo(op.url("/c"), token, ["x"])) == ["x"]
+    assert run(echo(op.url("/c"), minter.hs256(sub="other"), ["y"])) == ["y"]
+    samples = op.metrics()
+    assert series(samples, "wsgate_token_cache_lookups_total") == {L(result="hit"): 2, L(result="miss"): 2}
+    assert series(samples, "wsgate_token_cache_evictions_total") == {}
 
 
 # --- reload -------------------------------------------------------------------------------------

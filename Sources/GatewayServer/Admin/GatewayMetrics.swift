@@ -13,8 +13,22 @@ final class GatewayMetrics: Sendable {
         "error": Counter(label: "wsgate_jwks_refresh_total", dimensions: [("result", "error")]),
     ]
 
+    /// `wsgate_token_cache_lookups_total` by result (`hit`, `miss`) and
+    /// `wsgate_token_cache_evictions_total`: all event loops' verified-token caches together, so
+    /// an operator can size `auth.token_cache_size` (a low hit ratio with evictions: too small).
+    private let tokenCacheHits = Counter(label: "wsgate_token_cache_lookups_total", dimensions: [("result", "hit")])
+    private let tokenCacheMisses = Counter(label: "wsgate_token_cache_lookups_total", dimensions: [("result", "miss")])
+    private let tokenCacheEvictions = Counter(label: "wsgate_token_cache_evictions_total")
+
     /// Creates the metrics facade.
     init() {}
+
+    /// What one handshake did to its event loop's token cache.
+    func tokenCache(hits: Int, misses: Int, evictions: Int) {
+        if hits > 0 { tokenCacheHits.increment(by: hits) }
+        if misses > 0 { tokenCacheMisses.increment(by: misses) }
+        if evictions > 0 { tokenCacheEvictions.increment(by: evictions) }
+    }
 
     func handshakeDurations(handshakeSeconds: Double, upstreamConnectSeconds: Double) {
         handshakeDuration.record(handshakeSeconds)

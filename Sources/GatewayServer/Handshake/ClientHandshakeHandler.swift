@@ -101,6 +101,17 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let now = runtime.now
         let revocations = runtime.revocations.current
         let tokenCache = runtime.tokenCaches[ObjectIdentifier(context.eventLoop)]?.value
+        let cacheBefore = tokenCache.map { ($0.hits, $0.misses, $0.evictions) }
+        defer {
+            // The cache counts on its own loop without atomics; the exported counters get the
+            // difference this handshake made.
+            if let tokenCache, let cacheBefore {
+                runtime.metrics.tokenCache(
+                    hits: tokenCache.hits - cacheBefore.0, misses: tokenCache.misses - cacheBefore.1,
+                    evictions: tokenCache.evictions - cacheBefore.2
+                )
+            }
+        }
         let decision = HandshakePlanner(rules: snapshot.handshake).decide(
             head: head, client: facts, now: now, revocation: revocations.handshakeCheck(now: now), tokenCache: tokenCache
         ) { route in
