@@ -253,6 +253,8 @@
       ["idle timeout", ms(l.idle_timeout_ms)], ["drain timeout", ms(l.drain_timeout_ms)], ["keep-alive ping", ms(l.keepalive_interval_ms)],
       ["max header", bytes(l.max_header_bytes)], ["max frame", bytes(l.max_frame_bytes)], ["max message", bytes(l.max_message_bytes)],
       ["admin authentication", cfg.admin.authentication ? "on" : "off"],
+      ["verified-token cache", cfg.auth.token_cache_size ? `${cfg.auth.token_cache_size} per event loop` : "off"],
+      ["tokens without kid", cfg.auth.try_all_keys ? "tried against every key" : "first key of their algorithm"],
     ];
     $("limits").replaceChildren(...items.flatMap(([k, v]) => [el("dt", k), el("dd", v)]));
     $("cluster").hidden = !cfg.cluster;

@@ -170,7 +170,7 @@ import Testing
                     "max_header_bytes":16384,"max_frame_bytes":1048576,"max_message_bytes":16777216,"max_connections":100000,\
                     "max_connections_per_subject":3}
                     """
-                let auth = #"{"issuers":[],"audiences":[],"leeway_seconds":0,"max_token_bytes":8192,"token_sources":["header","query:access_token","cookie:wsgate_token","subprotocol"]}"#
+                let auth = #"{"issuers":[],"audiences":[],"leeway_seconds":0,"max_token_bytes":8192,"token_sources":["header","query:access_token","cookie:wsgate_token","subprotocol"],"try_all_keys":false,"token_cache_size":1024}"#
                 let admin = #"{"authentication":true,"public_metrics":false,"recent_rejections":1000}"#
                 #expect(answer.body == """
                     {"instance":"\(gateway.instanceName)","started_at":\(Gateway.seconds(gateway.runtime.startedAt)),"routes":\(routes),\

@@ -172,6 +172,10 @@ def test_dashboard_lists_revokes_and_charts_in_a_real_browser(sessions_gateway, 
             assert verify.startswith("wsgate verify --config wsgate.yaml --route "), verify
             assert page.evaluate("document.querySelector('#local-keys tbody').innerText").count("HS256") >= 1
             assert "/chat" in page.evaluate("document.querySelector('#route-table tbody').innerText")
+            # The auth settings in effect, from /api/config: the default cache, kid-less tokens bounded.
+            limits = page.evaluate("[...document.querySelectorAll('#limits dt')].map((dt) => dt.textContent + '=' + dt.nextElementSibling.textContent)")
+            assert "verified-token cache=1024 per event loop" in limits, limits
+            assert "tokens without kid=first key of their algorithm" in limits, limits
             if shots:
                 page.screenshot(Path(shots) / "dashboard.png")
 

@@ -95,6 +95,9 @@ extension Gateway {
         auth.add("leeway_seconds", configuration.auth.leewaySeconds)
         auth.add("max_token_bytes", Int64(configuration.auth.maxTokenBytes))
         auth.add("token_sources", raw: Gateway.strings(configuration.auth.tokenSources.map(\.description)))
+        auth.add("try_all_keys", raw: configuration.auth.tryAllKeys ? "true" : "false")
+        // The size in effect: read at start-up, a reload does not change it.
+        auth.add("token_cache_size", Int64(runtime.tokenCacheSize))
         var admin = JSONObjectWriter()
         admin.add("authentication", raw: configuration.admin?.requiresAuthentication == true ? "true" : "false")
         admin.add("public_metrics", raw: configuration.admin?.publicMetrics == true ? "true" : "false")

@@ -33,6 +33,8 @@ final class GatewayRuntime: Sendable {
     /// Each event loop's verified-token cache (`auth.token_cache_size` at start), by loop: a
     /// handshake uses its own loop's, without a lock. Empty when the cache is off.
     let tokenCaches: [ObjectIdentifier: NIOLoopBoundBox<VerifiedTokenCache>]
+    /// Each cache's capacity, as it applies (a reload does not change it; 0: off).
+    let tokenCacheSize: Int
 
     /// Open client connections (handshaking or relaying).
     let clientConnections = ManagedAtomic<Int>(0)
@@ -53,6 +55,7 @@ final class GatewayRuntime: Sendable {
     ) {
         self.traffic = traffic
         let cacheSize = snapshot.configuration.auth.tokenCacheSize
+        self.tokenCacheSize = loops.isEmpty ? 0 : cacheSize
         self.tokenCaches = cacheSize == 0 ? [:] : Dictionary(uniqueKeysWithValues: loops.map { loop in
             (ObjectIdentifier(loop), NIOLoopBoundBox.makeBoxSendingValue(VerifiedTokenCache(capacity: cacheSize), eventLoop: loop))
         })
