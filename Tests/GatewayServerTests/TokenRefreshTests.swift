@@ -84,6 +84,42 @@ import Testing
     }
 }
 
+extension TokenRefreshTests {
+    /// A renewed token goes through the loop's verified-token cache like a handshake's: the first
+    /// refresh verifies and stores it, the same token again is answered from the cache, and a
+    /// handshake with it afterwards (a reconnect) is a hit too.
+    @Test func aRenewedTokenIsCachedForItsReconnect() throws {
+        let snapshot = GatewaySnapshot(configuration: try GatewayHarness.configuration(routes: [Self.route]))
+        let refresh = TokenRefresh(route: snapshot.routes[0], verifier: snapshot.verifier, maxTokenBytes: 8192)
+        let first = try GatewayHarness.token(["role": "member", "sid": "idp-1"])
+        let now = Date().timeIntervalSince1970
+        var info = SessionInfo(id: "s1", route: "/live", client: "127.0.0.1:1", openedAt: 0)
+        let firstVerified = try snapshot.verifier.verify(first, now: now)
+        info.adopt(firstVerified, digest: tokenDigest(first))
+        let headers = TokenRefresh.headerValues(of: firstVerified, route: Self.route)
+        let cache = VerifiedTokenCache(capacity: 8)
+        let renewed = try GatewayHarness.token(["role": "member", "sid": "idp-1", "jti": "renewed"])
+        for _ in 0..<2 {
+            let outcome = refresh.evaluate(
+                message: Self.message(renewed), current: info, headerValues: headers, revocations: RevocationSet(), now: now,
+                cache: (cache, snapshot.handshake)
+            )
+            guard case .accepted(let next) = outcome else { Issue.record("refused: \(outcome)"); return }
+            #expect(next.tokenDigest == tokenDigest(renewed))
+        }
+        #expect(cache.misses == 1 && cache.hits == 1 && cache.count == 1)
+        #expect(cache.token(digest: tokenDigest(renewed), owner: snapshot.handshake, now: now)?.tokenID == "renewed")
+        // A token that does not verify is not stored.
+        let forged = renewed.dropLast(2) + "AA"
+        let refused = refresh.evaluate(
+            message: Self.message(String(forged)), current: info, headerValues: headers, revocations: RevocationSet(), now: now,
+            cache: (cache, snapshot.handshake)
+        )
+        #expect(refused == .refused("signature_invalid"))
+        #expect(cache.count == 1)
+    }
+}
+
 /// `SessionInfo` keeps its request id and token digest packed (16 and 32 bytes) when they are
 /// lowercase hex: what comes back is exactly what went in.
 @Suite struct SessionInfoDigestTests {

@@ -1,3 +1,4 @@
+import GatewayAuth
 import GatewayHandshake
 import Metrics
 
@@ -23,11 +24,19 @@ final class GatewayMetrics: Sendable {
     /// Creates the metrics facade.
     init() {}
 
-    /// What one handshake did to its event loop's token cache.
-    func tokenCache(hits: Int, misses: Int, evictions: Int) {
-        if hits > 0 { tokenCacheHits.increment(by: hits) }
-        if misses > 0 { tokenCacheMisses.increment(by: misses) }
-        if evictions > 0 { tokenCacheEvictions.increment(by: evictions) }
+    /// Runs `body` (a handshake's or a refresh's token check) and exports what it did to `cache`,
+    /// an event loop's: the cache counts on its loop without atomics, the counters get the
+    /// difference.
+    func countingTokenCache<Result>(_ cache: VerifiedTokenCache?, _ body: () throws -> Result) rethrows -> Result {
+        guard let cache else { return try body() }
+        let before = (hits: cache.hits, misses: cache.misses, evictions: cache.evictions)
+        defer {
+            let hits = cache.hits - before.hits, misses = cache.misses - before.misses, evictions = cache.evictions - before.evictions
+            if hits > 0 { tokenCacheHits.increment(by: hits) }
+            if misses > 0 { tokenCacheMisses.increment(by: misses) }
+            if evictions > 0 { tokenCacheEvictions.increment(by: evictions) }
+        }
+        return try body()
     }
 
     func handshakeDurations(handshakeSeconds: Double, upstreamConnectSeconds: Double) {

@@ -101,27 +101,17 @@ final class ClientHandshakeHandler: ChannelInboundHandler, RemovableChannelHandl
         let now = runtime.now
         let revocations = runtime.revocations.current
         let tokenCache = runtime.tokenCaches[ObjectIdentifier(context.eventLoop)]?.value
-        let cacheBefore = tokenCache.map { ($0.hits, $0.misses, $0.evictions) }
-        defer {
-            // The cache counts on its own loop without atomics; the exported counters get the
-            // difference this handshake made.
-            if let tokenCache, let cacheBefore {
-                runtime.metrics.tokenCache(
-                    hits: tokenCache.hits - cacheBefore.0, misses: tokenCache.misses - cacheBefore.1,
-                    evictions: tokenCache.evictions - cacheBefore.2
-                )
+        let planner = HandshakePlanner(rules: snapshot.handshake)
+        let decision = runtime.metrics.countingTokenCache(tokenCache) {
+            planner.decide(head: head, client: facts, now: now, revocation: revocations.handshakeCheck(now: now), tokenCache: tokenCache) { route in
+                if runtime.draining.load(ordering: .relaxed) { return .connectionLimit }
+                if !runtime.admission.allowHandshake(from: facts.clientIP, limit: limits.maxHandshakesPerIPPerSecond, now: now) {
+                    return .rateLimited
+                }
+                if runtime.clientConnections.load(ordering: .relaxed) > limits.maxConnections { return .connectionLimit }
+                if let cluster = runtime.cluster, cluster.isStale(now: now) { return .clusterUnavailable }
+                return nil
             }
-        }
-        let decision = HandshakePlanner(rules: snapshot.handshake).decide(
-            head: head, client: facts, now: now, revocation: revocations.handshakeCheck(now: now), tokenCache: tokenCache
-        ) { route in
-            if runtime.draining.load(ordering: .relaxed) { return .connectionLimit }
-            if !runtime.admission.allowHandshake(from: facts.clientIP, limit: limits.maxHandshakesPerIPPerSecond, now: now) {
-                return .rateLimited
-            }
-            if runtime.clientConnections.load(ordering: .relaxed) > limits.maxConnections { return .connectionLimit }
-            if let cluster = runtime.cluster, cluster.isStale(now: now) { return .clusterUnavailable }
-            return nil
         }
         switch decision {
         case .reject(let rejection, let rejectionContext):

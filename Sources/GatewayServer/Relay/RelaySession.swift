@@ -1,3 +1,4 @@
+import GatewayAuth
 import GatewayRelay
 import Logging
 import NIOCore
@@ -290,10 +291,18 @@ final class RelaySession {
     func refreshReceived(_ message: [UInt8]?) {
         guard !terminating else { return }
         let check = TokenRefresh(route: route, verifier: snapshot.verifier, maxTokenBytes: snapshot.configuration.auth.maxTokenBytes)
-        let outcome = check.evaluate(
-            message: message, current: info, headerValues: injectedHeaderValues, revocations: runtime.revocations.current,
-            now: runtime.now
-        )
+        // The loop's token cache, only while this session's rules are the gateway's current ones
+        // (entries belong to one snapshot; another owner would empty the cache).
+        var cache: (VerifiedTokenCache, owner: AnyObject)?
+        if let loopCache = runtime.tokenCaches[ObjectIdentifier(eventLoop)]?.value, runtime.snapshot === snapshot {
+            cache = (loopCache, snapshot.handshake)
+        }
+        let outcome = runtime.metrics.countingTokenCache(cache?.0) {
+            check.evaluate(
+                message: message, current: info, headerValues: injectedHeaderValues, revocations: runtime.revocations.current,
+                now: runtime.now, cache: cache
+            )
+        }
         switch outcome {
         case .accepted(let next):
             shared = SharedSessionInfo(next)

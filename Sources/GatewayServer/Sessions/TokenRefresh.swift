@@ -28,8 +28,14 @@ struct TokenRefresh {
 
     /// Checks `message` (nil: it was over the size bound) against the session `current`, whose
     /// injected claim headers had `headerValues` (in the order of the route's `claims_to_headers`).
+    ///
+    /// With `cache` (the event loop's verified-token cache and the rules its entries belong to:
+    /// the session's, when they are still the gateway's current ones), a token verified before is
+    /// answered from it, and a new one that verifies is stored: a client that renewed its token on
+    /// the socket and later reconnects with it skips the signature check, as with any token.
     func evaluate(
-        message: [UInt8]?, current: SessionInfo, headerValues: [String?], revocations: RevocationSet, now: Double
+        message: [UInt8]?, current: SessionInfo, headerValues: [String?], revocations: RevocationSet, now: Double,
+        cache: (VerifiedTokenCache, owner: AnyObject)? = nil
     ) -> Outcome {
         guard let message else { return .refused(TokenRefresh.messageTooLarge) }
         guard case .object(let members)? = try? JSONValue(parsing: message), members.count == 2,
@@ -37,14 +43,20 @@ struct TokenRefresh {
             return .refused(TokenRefresh.messageMalformed)
         }
         guard !token.isEmpty, token.utf8.count <= maxTokenBytes else { return .refused(Rejection.tokenMalformed.reason) }
+        let digest = tokenDigest(token)
         let verified: VerifiedToken
-        do {
-            verified = try verifier.verify(token, now: now)
-        } catch {
-            return .refused(Rejection(error.reason).reason)
+        if let cache, let cached = cache.0.token(digest: digest, owner: cache.owner, now: now) {
+            verified = cached
+        } else {
+            do {
+                verified = try verifier.verify(token, now: now)
+            } catch {
+                return .refused(Rejection(error.reason).reason)
+            }
+            if let cache { cache.0.store(verified, digest: digest, owner: cache.owner, now: now) }
         }
         var next = current
-        next.adopt(verified, digest: tokenDigest(token))
+        next.adopt(verified, digest: digest)
         if !revocations.isEmpty, revocations.match(next, now: now) != nil { return .refused(Rejection.tokenRevoked.reason) }
         do {
             try verified.check(route.route.requirements)
