@@ -98,4 +98,35 @@ import Testing
         }
         #expect(script.contains("INSERT INTO wsgate_schema (version) VALUES (1)"))
     }
+
+    static func sessionRevocation(digests: [String]) -> Revocation {
+        Revocation(id: String(repeating: "a", count: 32), kind: .session, value: "s-1", until: 1000, reason: "r", createdAt: 1, tokenDigests: digests)
+    }
+
+    /// A `session` revocation in force comes again only as an amendment with more token digests
+    /// (the instance holding the session adds its token's); the same amendment twice, a stale
+    /// copy with fewer digests, or an amendment after the lift changes nothing.
+    @Test func anAmendmentWithTokenDigestsIsAppliedOnce() {
+        var log = ClusterEventLog()
+        let bare = Self.sessionRevocation(digests: [])
+        let amended = Self.sessionRevocation(digests: ["d1"])
+        #expect(log.receive([ClusterEvent(eventID: 1, revocation: bare, lifted: false)], now: 10) == [.enforce(bare)])
+        #expect(log.receive([ClusterEvent(eventID: 2, revocation: amended, lifted: false)], now: 11) == [.enforce(amended)])
+        #expect(log.receive([ClusterEvent(eventID: 2, revocation: amended, lifted: false)], now: 12) == [])
+        #expect(log.receive([ClusterEvent(eventID: 3, revocation: amended, lifted: false)], now: 12) == [])
+        #expect(log.receive([ClusterEvent(eventID: 4, revocation: bare, lifted: false)], now: 12) == [])
+        #expect(log.receive([ClusterEvent(eventID: 5, revocation: amended, lifted: true)], now: 13) == [.lift(amended.id)])
+        let later = Self.sessionRevocation(digests: ["d1", "d2"])
+        #expect(log.receive([ClusterEvent(eventID: 6, revocation: later, lifted: false)], now: 14) == [])
+    }
+
+    /// The instance that writes the amendment applied it already: its own event is not applied again.
+    @Test func theAmendingInstanceDoesNotApplyItsOwnAmendmentTwice() {
+        var log = ClusterEventLog()
+        let bare = Self.sessionRevocation(digests: [])
+        let amended = Self.sessionRevocation(digests: ["d1"])
+        #expect(log.receive([ClusterEvent(eventID: 1, revocation: bare, lifted: false)], now: 10) == [.enforce(bare)])
+        log.expect(amended)
+        #expect(log.receive([ClusterEvent(eventID: 2, revocation: amended, lifted: false)], now: 11) == [])
+    }
 }

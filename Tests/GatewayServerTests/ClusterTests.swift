@@ -57,6 +57,60 @@ import Testing
         }
     }
 
+    /// A `session` revocation made on A for a session that lives on B: A does not know the
+    /// session's token, B does. B closes the session with 4003 and writes the revocation again
+    /// with the token's digest, so the token is refused from then on on A as well as on B
+    /// (before, only a `jti` or `sub` revocation refused it anywhere but where it was made).
+    @Test func aSessionRevokedOnAnotherInstanceHasItsTokenRefusedEverywhere() async throws {
+        guard let url = try Self.database() else { return }
+        let token = try GatewayHarness.token(["sub": .string("carol-\(UUID().uuidString.prefix(8))")])
+        try await GatewayHarness.withEchoBackend { backendPort in
+            try await GatewayHarness.withGateway(try Self.config(backendPort: backendPort, instance: "swift-sa", url: url)) { a, portA in
+                try await GatewayHarness.withGateway(try Self.config(backendPort: backendPort, instance: "swift-sb", url: url)) { b, portB in
+                    let (onB, _, _) = try await RelayTests.open(port: portB, headers: [("Authorization", "Bearer \(token)")])
+                    let listed = try SessionsTests.json(try await SessionsTests.call(b, .GET, "/sessions").body)
+                    guard case .array(let sessions)? = listed["sessions"], case .object(let session)? = sessions.first,
+                          case .string(let id)? = session["id"] else {
+                        Issue.record("no session listed on B: \(listed)")
+                        return
+                    }
+                    let revoked = try await SessionsTests.call(a, .POST, "/sessions/revoke", body: #"{"session":"\#(id)","reason":"gone"}"#)
+                    #expect(revoked.status == 200, "\(revoked.body)")
+                    #expect(try SessionsTests.json(revoked.body)["closed"] == .integer(0))
+                    #expect(await onB.next() == SessionsTests.closeFrame(4003, "gone"))
+                    try? await onB.sendClose(code: 4003)
+                    #expect(await onB.next() == .closed)
+
+                    // B's amendment reaches A through PostgreSQL (bounded wait: no event to await).
+                    let digest = tokenDigest(token)
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while !a.revocations.contains(where: { $0.tokenDigests == [digest] }), ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                    // Other tests share the database: only this session's revocation is looked at.
+                    func mine(_ gateway: Gateway) -> [Revocation] { gateway.revocations.filter { $0.kind == .session && $0.value == id } }
+                    #expect(mine(a).map(\.tokenDigests) == [[digest]])
+                    #expect(mine(b).map(\.tokenDigests) == [[digest]])
+                    for port in [portA, portB] {
+                        let (response, client) = try await TestWebSocketClient.connect(port: port, path: "/ws/chat", headers: [("Authorization", "Bearer \(token)")])
+                        #expect(response.status == 401, "port \(port)")
+                        #expect(response.body == #"{"status":401,"reason":"token_revoked"}"#)
+                        await client?.abort()
+                    }
+                    // One revocation, one id: lifting it on A lifts the amended one everywhere.
+                    let revocationID = try #require(mine(a).first?.id)
+                    #expect(try await SessionsTests.call(a, .DELETE, "/revocations/\(revocationID)").status == 200)
+                    let liftDeadline = ContinuousClock.now + .seconds(10)
+                    while !mine(b).isEmpty, ContinuousClock.now < liftDeadline { try await Task.sleep(for: .milliseconds(20)) }
+                    #expect(mine(b).isEmpty)
+                    let (again, client) = try await TestWebSocketClient.connect(port: portB, path: "/ws/chat", headers: [("Authorization", "Bearer \(token)")])
+                    #expect(again.status == 101)
+                    await client?.abort()
+                }
+            }
+        }
+    }
+
     @Test func aGatewayWhosePostgreSQLCannotBeReachedDoesNotStart() async throws {
         // A port nothing listens on: starting on a guess would let revoked tokens in.
         let config = try Self.config(backendPort: 9, instance: "swift-x", url: PostgresURL(host: "127.0.0.1", port: 1, user: "u", password: "secret-pw", tls: .disable))

@@ -175,7 +175,9 @@ final class ClusterBus: Sendable {
 
     /// Writes a revocation (or its lift) for every instance, and NOTIFYs in the same statement.
     /// The caller applies it locally once this returns; the event coming back is not applied twice.
-    func publish(_ revocation: Revocation, lifted: Bool, instance: String) async throws(ClusterUnavailable) {
+    /// An `amendment` (a revocation in force again, with token digests added) that fails to be
+    /// written leaves what this instance applied as it is.
+    func publish(_ revocation: Revocation, lifted: Bool, instance: String, amendment: Bool = false) async throws(ClusterUnavailable) {
         guard let connection = work.withLockedValue({ $0 }), isConnected else {
             throw ClusterUnavailable(reason: unavailableReason ?? "not connected to PostgreSQL")
         }
@@ -198,7 +200,7 @@ final class ClusterBus: Sendable {
                 for try await _ in rows {}
             }
         } catch {
-            log.withLockedValue { $0.forget(revocation, lift: lifted) }
+            if !amendment { log.withLockedValue { $0.forget(revocation, lift: lifted) } }
             let reason = ClusterBus.describe(error)
             logger.error("cluster: could not write the revocation", metadata: ["revocation": "\(revocation.id)", "problem": "\(reason)"])
             throw ClusterUnavailable(reason: reason)

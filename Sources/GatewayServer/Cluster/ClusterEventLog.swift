@@ -13,6 +13,8 @@ public struct ClusterEventLog: Sendable {
     /// What the instance does with the events it received.
     public enum Action: Sendable, Equatable {
         /// Put the revocation in force: add it for handshakes and close matching live sessions.
+        /// Comes again for a revocation already in force when an instance has amended it with
+        /// token digests it lacked (a `session` revocation made where the session was not).
         case enforce(Revocation)
         /// Lift the revocation with this id.
         case lift(String)
@@ -24,6 +26,8 @@ public struct ClusterEventLog: Sendable {
     private var gaps: [Int64: Double] = [:]
     /// Revocation ids in force here, with their `until`.
     private var applied: [String: Double] = [:]
+    /// How many token digests the revocation in force here carries, by id (amendments add some).
+    private var appliedDigests: [String: Int] = [:]
     /// Lifted revocation ids, with the `until` of the revocation lifted.
     private var liftedIDs: [String: Double] = [:]
     /// How long a missing id is polled for before it counts as rolled back.
@@ -74,10 +78,16 @@ public struct ClusterEventLog: Sendable {
                 guard liftedIDs[revocation.id] == nil else { continue }
                 liftedIDs[revocation.id] = revocation.until
                 applied[revocation.id] = nil
+                appliedDigests[revocation.id] = nil
                 actions.append(.lift(revocation.id))
             } else {
-                guard applied[revocation.id] == nil, liftedIDs[revocation.id] == nil, revocation.until > now else { continue }
+                guard liftedIDs[revocation.id] == nil, revocation.until > now else { continue }
+                if applied[revocation.id] != nil {
+                    // In force already: only an amendment with more token digests matters.
+                    guard revocation.tokenDigests.count > appliedDigests[revocation.id, default: 0] else { continue }
+                }
                 applied[revocation.id] = revocation.until
+                appliedDigests[revocation.id] = revocation.tokenDigests.count
                 actions.append(.enforce(revocation))
             }
         }
@@ -88,12 +98,14 @@ public struct ClusterEventLog: Sendable {
     /// back by NOTIFY or poll is then not applied a second time.
     public mutating func expect(_ revocation: Revocation) {
         applied[revocation.id] = revocation.until
+        appliedDigests[revocation.id] = max(appliedDigests[revocation.id, default: 0], revocation.tokenDigests.count)
     }
 
     /// This instance is about to write a lift of `revocation` (it lifts it itself).
     public mutating func expectLift(_ revocation: Revocation) {
         liftedIDs[revocation.id] = revocation.until
         applied[revocation.id] = nil
+        appliedDigests[revocation.id] = nil
     }
 
     /// The write announced by `expect` or `expectLift` failed: forget it.
@@ -103,12 +115,14 @@ public struct ClusterEventLog: Sendable {
             applied[revocation.id] = revocation.until
         } else {
             applied[revocation.id] = nil
+            appliedDigests[revocation.id] = nil
         }
     }
 
     /// Drops what no longer matters at `now`: ended revocations and lifts, gaps waited for long enough.
     public mutating func prune(now: Double) {
         applied = applied.filter { $0.value > now }
+        appliedDigests = appliedDigests.filter { applied[$0.key] != nil }
         liftedIDs = liftedIDs.filter { $0.value > now }
         gaps = gaps.filter { now - $0.value < gapPatience }
     }

@@ -86,10 +86,40 @@ extension Gateway {
             switch action {
             case .enforce(let revocation):
                 enforce(revocation, now: now, save: false)
+                amendWithLocalDigests(revocation, now: now)
             case .lift(let id):
                 if runtime.revocations.lift(id: id) != nil {
                     runtime.logger.notice("revocation lifted", metadata: ["revocation": "\(id)"])
                 }
+            }
+        }
+    }
+
+    /// A `session` revocation made on another instance names the session by id only: the tokens
+    /// are known where the sessions live. This instance, holding a session it names, adds its
+    /// token digest and writes the revocation again (same id: a lift still lifts it all), so
+    /// every instance refuses that token from then on, as SESSIONS.md promises of a revocation.
+    func amendWithLocalDigests(_ revocation: Revocation, now: Double) {
+        guard revocation.kind == .session, let cluster = runtime.cluster else { return }
+        let matched = runtime.registry.sessions { $0.id == revocation.value }
+        let added = matched.compactMap(\.info.tokenDigest).filter { !revocation.tokenDigests.contains($0) }
+        guard !added.isEmpty else { return }
+        // The token stays refused as long as it could be used.
+        let until = max(revocation.until, matched.compactMap(\.info.expiresAt).max() ?? revocation.until)
+        let amended = Revocation(
+            id: revocation.id, kind: revocation.kind, value: revocation.value, issuedBefore: revocation.issuedBefore,
+            until: until, reason: revocation.reason, createdAt: revocation.createdAt, tokenDigests: revocation.tokenDigests + added
+        )
+        runtime.revocations.add(amended, now: now, save: false)
+        let instance = instanceName
+        let logger = runtime.logger
+        Task {
+            do {
+                try await cluster.publish(amended, lifted: false, instance: instance, amendment: true)
+                logger.notice("revocation amended with token digests", metadata: ["revocation": "\(amended.id)", "digests": "\(added.count)"])
+            } catch {
+                logger.error("cluster: could not write the token digests of a session revocation; other instances refuse its token only by other revocations",
+                             metadata: ["revocation": "\(amended.id)", "problem": "\((error as? ClusterUnavailable)?.reason ?? "\(error)")"])
             }
         }
     }
