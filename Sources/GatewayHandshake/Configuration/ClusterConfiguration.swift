@@ -1,5 +1,5 @@
 /// Several gateway instances sharing revocations through PostgreSQL (`cluster:`, SESSIONS.md).
-public struct ClusterConfiguration: Sendable {
+public struct ClusterConfiguration: Sendable, Equatable {
     /// Where the shared tables are (read from `url_env` or `url_file`, never from the config text).
     public var postgres: PostgresURL
     /// This instance's name in session listings and the instance table; nil: host and first port.

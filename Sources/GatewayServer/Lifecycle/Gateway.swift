@@ -313,10 +313,17 @@ public final class Gateway: Sendable {
                 return "cannot listen on \(listener.endpoint): \(error)"
             }
         }
+        let previous = runtime.snapshot.configuration
         runtime.updateSnapshot { current in
             GatewaySnapshot(configuration: configuration, remoteKeys: current.remoteKeys, traffic: runtime.traffic)
         }
         Gateway.warnAboutInsecureUpstreams(configuration, logger: runtime.logger)
+        let ignored = Gateway.startupOnlyChanges(from: previous, to: configuration)
+        if !ignored.isEmpty {
+            runtime.logger.warning("reload: these settings changed but apply only at the next start; the running values stay", metadata: [
+                "settings": .string(ignored.joined(separator: ", ")),
+            ])
+        }
         tlsContexts.withLockedValue { $0.merge(renewed) { _, new in new } }
         let removed = current.filter { !wanted.contains(key($0.config)) }
         listeners.withLockedValue { list in
@@ -325,6 +332,19 @@ public final class Gateway: Sendable {
         }
         for (_, channel) in removed { try? await channel.close() }
         return nil
+    }
+
+    /// The settings a reload cannot apply (what is bound, opened or sized at start), by their
+    /// names in the config file, that differ between `old` and `new`: a reload takes everything
+    /// else, and says so of these rather than ignoring them silently.
+    package static func startupOnlyChanges(from old: GatewayConfiguration, to new: GatewayConfiguration) -> [String] {
+        var changed: [String] = []
+        if old.admin?.endpoint != new.admin?.endpoint { changed.append("admin.address") }
+        if old.admin?.recentRejections != new.admin?.recentRejections { changed.append("admin.recent_rejections") }
+        if old.auth.tokenCacheSize != new.auth.tokenCacheSize { changed.append("auth.token_cache_size") }
+        if old.stateDirectory != new.stateDirectory { changed.append("state_dir") }
+        if old.cluster != new.cluster { changed.append("cluster") }
+        return changed
     }
 
     /// `insecure_skip_verify` is an explicit choice, but never a silent one.
