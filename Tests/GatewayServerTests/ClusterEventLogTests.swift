@@ -120,6 +120,21 @@ import Testing
         #expect(log.receive([ClusterEvent(eventID: 6, revocation: later, lifted: false)], now: 14) == [])
     }
 
+    /// Two instances each holding a session of that id (a client's own X-Request-Id can repeat)
+    /// each add their token's digest: every amendment with a digest not known yet is applied,
+    /// whichever comes first, so every instance ends up refusing both tokens.
+    @Test func amendmentsFromTwoInstancesAreBothApplied() {
+        var log = ClusterEventLog()
+        let bare = Self.sessionRevocation(digests: [])
+        let fromB = Self.sessionRevocation(digests: ["d1"])
+        let fromC = Self.sessionRevocation(digests: ["d2"])
+        #expect(log.receive([ClusterEvent(eventID: 1, revocation: bare, lifted: false)], now: 10) == [.enforce(bare)])
+        #expect(log.receive([ClusterEvent(eventID: 3, revocation: fromC, lifted: false)], now: 11) == [.enforce(fromC)])
+        #expect(log.receive([ClusterEvent(eventID: 2, revocation: fromB, lifted: false)], now: 11) == [.enforce(fromB)])
+        let both = Self.sessionRevocation(digests: ["d2", "d1"])
+        #expect(log.receive([ClusterEvent(eventID: 4, revocation: both, lifted: false)], now: 12) == [])
+    }
+
     /// The instance that writes the amendment applied it already: its own event is not applied again.
     @Test func theAmendingInstanceDoesNotApplyItsOwnAmendmentTwice() {
         var log = ClusterEventLog()

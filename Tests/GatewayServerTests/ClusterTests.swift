@@ -111,6 +111,49 @@ import Testing
         }
     }
 
+    /// Two instances each hold a session with the same id (a client's own `X-Request-Id`), with
+    /// different tokens; a revocation of that session id made on a third closes both, and each
+    /// holder adds its token: every instance ends up refusing both tokens, whichever amendment
+    /// arrived first.
+    @Test func holdersOfOneSessionIDOnTwoInstancesBothAddTheirTokens() async throws {
+        guard let url = try Self.database() else { return }
+        let id = "dup-\(UUID().uuidString.prefix(8))"
+        let first = try GatewayHarness.token(["sub": "dave"])
+        let second = try GatewayHarness.token(["sub": "erin"])
+        try await GatewayHarness.withEchoBackend { backendPort in
+            try await GatewayHarness.withGateway(try Self.config(backendPort: backendPort, instance: "swift-da", url: url)) { a, portA in
+                try await GatewayHarness.withGateway(try Self.config(backendPort: backendPort, instance: "swift-db", url: url)) { b, portB in
+                    try await GatewayHarness.withGateway(try Self.config(backendPort: backendPort, instance: "swift-dc", url: url)) { c, portC in
+                        let (onB, _, _) = try await RelayTests.open(port: portB, headers: [("Authorization", "Bearer \(first)"), ("X-Request-Id", id)])
+                        let (onC, _, _) = try await RelayTests.open(port: portC, headers: [("Authorization", "Bearer \(second)"), ("X-Request-Id", id)])
+                        let revoked = try await SessionsTests.call(a, .POST, "/sessions/revoke", body: #"{"session":"\#(id)"}"#)
+                        #expect(revoked.status == 200, "\(revoked.body)")
+                        for client in [onB, onC] {
+                            #expect(await client.next() == SessionsTests.closeFrame(4003, "revoked"))
+                            try? await client.sendClose(code: 4003)
+                        }
+                        let both = Set([tokenDigest(first), tokenDigest(second)])
+                        func mine(_ gateway: Gateway) -> Set<String> {
+                            Set(gateway.revocations.filter { $0.kind == .session && $0.value == id }.flatMap(\.tokenDigests))
+                        }
+                        let deadline = ContinuousClock.now + .seconds(10)
+                        while [a, b, c].contains(where: { mine($0) != both }), ContinuousClock.now < deadline {
+                            try await Task.sleep(for: .milliseconds(20))
+                        }
+                        for gateway in [a, b, c] { #expect(mine(gateway) == both, "\(gateway.instanceName)") }
+                        for port in [portA, portB, portC] {
+                            for token in [first, second] {
+                                let (response, client) = try await TestWebSocketClient.connect(port: port, path: "/ws/chat", headers: [("Authorization", "Bearer \(token)")])
+                                #expect(response.status == 401, "port \(port)")
+                                await client?.abort()
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test func aGatewayWhosePostgreSQLCannotBeReachedDoesNotStart() async throws {
         // A port nothing listens on: starting on a guess would let revoked tokens in.
         let config = try Self.config(backendPort: 9, instance: "swift-x", url: PostgresURL(host: "127.0.0.1", port: 1, user: "u", password: "secret-pw", tls: .disable))

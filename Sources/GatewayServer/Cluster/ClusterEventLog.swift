@@ -26,8 +26,8 @@ public struct ClusterEventLog: Sendable {
     private var gaps: [Int64: Double] = [:]
     /// Revocation ids in force here, with their `until`.
     private var applied: [String: Double] = [:]
-    /// How many token digests the revocation in force here carries, by id (amendments add some).
-    private var appliedDigests: [String: Int] = [:]
+    /// The token digests known for each revocation in force here, by id (amendments add some).
+    private var appliedDigests: [String: Set<String>] = [:]
     /// Lifted revocation ids, with the `until` of the revocation lifted.
     private var liftedIDs: [String: Double] = [:]
     /// How long a missing id is polled for before it counts as rolled back.
@@ -83,11 +83,12 @@ public struct ClusterEventLog: Sendable {
             } else {
                 guard liftedIDs[revocation.id] == nil, revocation.until > now else { continue }
                 if applied[revocation.id] != nil {
-                    // In force already: only an amendment with more token digests matters.
-                    guard revocation.tokenDigests.count > appliedDigests[revocation.id, default: 0] else { continue }
+                    // In force already: only an amendment with a token digest not known yet matters
+                    // (instances holding sessions of that id may each add their own).
+                    guard !Set(revocation.tokenDigests).isSubset(of: appliedDigests[revocation.id, default: []]) else { continue }
                 }
                 applied[revocation.id] = revocation.until
-                appliedDigests[revocation.id] = revocation.tokenDigests.count
+                appliedDigests[revocation.id, default: []].formUnion(revocation.tokenDigests)
                 actions.append(.enforce(revocation))
             }
         }
@@ -98,7 +99,7 @@ public struct ClusterEventLog: Sendable {
     /// back by NOTIFY or poll is then not applied a second time.
     public mutating func expect(_ revocation: Revocation) {
         applied[revocation.id] = revocation.until
-        appliedDigests[revocation.id] = max(appliedDigests[revocation.id, default: 0], revocation.tokenDigests.count)
+        appliedDigests[revocation.id, default: []].formUnion(revocation.tokenDigests)
     }
 
     /// This instance is about to write a lift of `revocation` (it lifts it itself).

@@ -84,7 +84,14 @@ extension Gateway {
         let now = runtime.now
         for action in actions {
             switch action {
-            case .enforce(let revocation):
+            case .enforce(let event):
+                // An amendment adds digests to what is in force: the union is kept, whichever
+                // instances' additions arrived first.
+                var revocation = event
+                if let known = runtime.revocations.current.byID[event.id], event.kind == .session {
+                    let extra = known.tokenDigests.filter { !event.tokenDigests.contains($0) }
+                    if !extra.isEmpty { revocation = event.adding(digests: extra, until: max(event.until, known.until)) }
+                }
                 enforce(revocation, now: now, save: false)
                 amendWithLocalDigests(revocation, now: now)
             case .lift(let id):
@@ -106,10 +113,7 @@ extension Gateway {
         guard !added.isEmpty else { return }
         // The token stays refused as long as it could be used.
         let until = max(revocation.until, matched.compactMap(\.info.expiresAt).max() ?? revocation.until)
-        let amended = Revocation(
-            id: revocation.id, kind: revocation.kind, value: revocation.value, issuedBefore: revocation.issuedBefore,
-            until: until, reason: revocation.reason, createdAt: revocation.createdAt, tokenDigests: revocation.tokenDigests + added
-        )
+        let amended = revocation.adding(digests: added, until: until)
         runtime.revocations.add(amended, now: now, save: false)
         let instance = instanceName
         let logger = runtime.logger

@@ -68,6 +68,14 @@ public struct Revocation: Sendable, Hashable {
         return true
     }
 
+    /// The same revocation (same id) with `digests` added to its token digests and ending at `until`.
+    func adding(digests: [String], until: Double) -> Revocation {
+        Revocation(
+            id: id, kind: kind, value: value, issuedBefore: issuedBefore, until: until, reason: reason, createdAt: createdAt,
+            tokenDigests: tokenDigests + digests
+        )
+    }
+
     /// The admin API's JSON object: `{"id","sub"|"jti"|"sid"|"session","issued_before","until","reason","created_at"}`.
     public var jsonObject: String {
         var out = JSONObjectWriter()
