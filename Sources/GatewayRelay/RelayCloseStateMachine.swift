@@ -196,20 +196,23 @@ package struct RelayCloseStateMachine {
     }
 
     /// A chunk from `side` was forwarded while ending; `atBoundary`: `side`'s stream is now
-    /// between frames. Pays the close frame owed to the other side once it may go out.
-    package mutating func chunkRelayed(from side: RelaySide, atBoundary: Bool) -> Action? {
+    /// between frames. Pays the close frame owed to the other side once it may go out, unless
+    /// `senderCloseSeen`: `side`'s own close frame went through (in this chunk, right after the
+    /// frame that was being waited for), so the other side has its close and a second one would
+    /// break RFC 6455 §5.5.1; the debt is void.
+    package mutating func chunkRelayed(from side: RelaySide, atBoundary: Bool, senderCloseSeen: Bool = false) -> Action? {
         guard atBoundary, case .ending(var ending) = state else { return nil }
         switch side {
         case .upstream:
             guard let owed = ending.owedToClient else { return nil }
             ending.owedToClient = nil
             state = .ending(ending)
-            return .sendClose(owed, to: .client)
+            return senderCloseSeen ? nil : .sendClose(owed, to: .client)
         case .client:
             guard let owed = ending.owedToUpstream else { return nil }
             ending.owedToUpstream = nil
             state = .ending(ending)
-            return .sendClose(owed, to: .upstream)
+            return senderCloseSeen ? nil : .sendClose(owed, to: .upstream)
         }
     }
 

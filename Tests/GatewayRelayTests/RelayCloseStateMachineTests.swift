@@ -73,6 +73,20 @@ import Testing
         #expect(!machine.forwardsFrames(from: .client))
     }
 
+    /// The client's chunk ends the frame being waited for and carries the client's own close: that
+    /// close is the backend's, and the gateway's owed one is not sent after it (two close frames);
+    /// the other direction's debt is untouched.
+    @Test func aCloseOwedIsVoidWhenTheSendersOwnCloseEndsTheWait() {
+        var machine = Self.ending(boundaryTowardClient: false, boundaryTowardUpstream: false)
+        #expect(machine.chunkRelayed(from: .client, atBoundary: true, senderCloseSeen: true) == nil)
+        #expect(machine.chunkRelayed(from: .client, atBoundary: true) == nil)
+        #expect(!machine.forwardsFrames(from: .client))
+        #expect(machine.chunkRelayed(from: .upstream, atBoundary: true) == .sendClose(Self.expiredToClient, to: .client))
+        var other = Self.ending(boundaryTowardClient: false, boundaryTowardUpstream: true)
+        #expect(other.chunkRelayed(from: .upstream, atBoundary: true, senderCloseSeen: true) == nil)
+        #expect(!other.forwardsFrames(from: .upstream))
+    }
+
     @Test func bothClosesOwedArePaidIndependently() {
         var machine = Self.ending(boundaryTowardClient: false, boundaryTowardUpstream: false)
         #expect(machine.forwardsFrames(from: .client))

@@ -447,6 +447,103 @@ enum PongReportingBackend {
 }
 
 import NIOHTTP1
+import NIOConcurrencyHelpers
+
+/// A backend that records every frame it receives (opcode and unmasked payload), answers a close
+/// with a close and then closes; `frames` yields the recording once its connection has ended.
+final class FrameRecordingBackend: Sendable {
+    let channel: Channel
+    private let recorded = NIOLockedValueBox<[(WebSocketOpcode, [UInt8])]>([])
+    private let ended: AsyncStream<Void>
+    private let endedContinuation: AsyncStream<Void>.Continuation
+
+    init() async throws {
+        let (stream, continuation) = AsyncStream<Void>.makeStream()
+        ended = stream
+        endedContinuation = continuation
+        let recorded = self.recorded
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.closeFuture.whenComplete { _ in continuation.yield() }
+                let upgrader = NIOWebSocketServerUpgrader(
+                    shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
+                    upgradePipelineHandler: { channel, _ in
+                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Recorder(recorded: recorded)) }
+                    }
+                )
+                return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    /// The frames received, after the backend's connection has closed.
+    func framesAfterClose() async -> [(WebSocketOpcode, [UInt8])] {
+        var iterator = ended.makeAsyncIterator()
+        _ = await iterator.next()
+        return recorded.withLockedValue { $0 }
+    }
+
+    func stop() async {
+        try? await channel.close()
+        endedContinuation.finish()
+    }
+
+    final class Recorder: ChannelInboundHandler {
+        typealias InboundIn = WebSocketFrame
+        typealias OutboundOut = WebSocketFrame
+        let recorded: NIOLockedValueBox<[(WebSocketOpcode, [UInt8])]>
+        init(recorded: NIOLockedValueBox<[(WebSocketOpcode, [UInt8])]>) { self.recorded = recorded }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let frame = unwrapInboundIn(data)
+            recorded.withLockedValue { $0.append((frame.opcode, Array(buffer: frame.unmaskedData))) }
+            if frame.opcode == .connectionClose {
+                let reply = WebSocketFrame(fin: true, opcode: .connectionClose, data: context.channel.allocator.buffer(bytes: [0x03, 0xE8]))
+                context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in context.close(promise: nil) }
+            }
+        }
+    }
+}
+
+extension RelayTests {
+    /// A revocation while the client is mid-frame owes the backend a close until the frame ends.
+    /// When the client's next write ends that frame and carries the client's own close, the
+    /// backend must get exactly one close frame, the client's (RFC 6455 §5.5.1); the gateway's
+    /// owed one used to follow it.
+    @Test func theClientsOwnCloseRightAfterTheAwaitedBoundaryVoidsTheOwedClose() async throws {
+        let token = try GatewayHarness.token()
+        let backend = try await FrameRecordingBackend()
+        try await GatewayHarness.withGateway(try Self.chatConfig(backendPort: backend.channel.localAddress!.port!)) { gateway, port in
+            let (response, connected) = try await TestWebSocketClient.connect(port: port, path: "/ws/chat", headers: [("Authorization", "Bearer \(token)")])
+            #expect(response.status == 101)
+            let client = try #require(connected)
+            // A masked binary frame of 10 bytes: header and mask key, then 4 of its 10 bytes.
+            let mask: [UInt8] = [1, 2, 3, 4]
+            let payload: [UInt8] = Array(0..<10)
+            let masked = payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+            try await client.sendRaw([0x82, 0x8A] + mask + masked.prefix(4))
+            let session = try #require(gateway.runtime.registry.all.first)
+            // Wait (bounded) until the gateway has read the partial frame: mid-frame toward the backend.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while try await session.eventLoop.submit({ session.clientRelay.tracker.isAtFrameBoundary }).get(), ContinuousClock.now < deadline {
+                await Task.yield()
+            }
+            session.revoke(reason: "gone")
+            #expect(await client.next() == .frame(opcode: .connectionClose, fin: true, data: [0x0F, 0xA3] + Array("gone".utf8)))
+            // The rest of the frame and the client's own close (4003 "bye"), in one write.
+            let closePayload: [UInt8] = [0x0F, 0xA3] + Array("bye".utf8)
+            let maskedClose = closePayload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+            try await client.sendRaw(Array(masked.suffix(6)) + [0x88, 0x80 | UInt8(closePayload.count)] + mask + maskedClose)
+            let frames = await backend.framesAfterClose()
+            #expect(frames.map(\.0) == [.binary, .connectionClose])
+            #expect(frames.first?.1 == payload)
+            #expect(frames.last?.1 == closePayload)
+            await client.abort()
+            #expect(await GatewayHarness.settle(gateway))
+        }
+        await backend.stop()
+    }
+}
 
 /// A session's optional deadlines are one word each; every value, and none, comes back as it went in.
 @Suite struct PackedDeadlineTests {

@@ -359,7 +359,8 @@ final class RelaySession {
             pendingToClient.removeAll()
             clientRelay.flush()
         }
-        if let action = closing.chunkRelayed(from: side, atBoundary: handler(for: side).tracker.isAtFrameBoundary) {
+        let tracker = handler(for: side).tracker
+        if let action = closing.chunkRelayed(from: side, atBoundary: tracker.isAtFrameBoundary, senderCloseSeen: tracker.closeSeen) {
             perform(action)
         }
     }
