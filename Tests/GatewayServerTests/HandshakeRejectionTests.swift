@@ -3,6 +3,7 @@ import GatewayAuth
 import GatewayHandshake
 import GatewayServer
 import GatewayTesting
+import Logging
 import NIOCore
 import NIOPosix
 import Testing
@@ -324,5 +325,20 @@ final class RefusingPort {
         var all = admin
         all.admin?.recentRejections = 10; all.auth.tokenCacheSize = 0; all.stateDirectory = "/tmp/elsewhere"; all.cluster = nil
         #expect(Gateway.startupOnlyChanges(from: old, to: all) == ["admin.address", "admin.recent_rejections", "auth.token_cache_size", "state_dir", "cluster"])
+    }
+
+    /// A running gateway's reload logs the warning, naming the setting, and only when one changed.
+    @Test func aReloadLogsTheSettingsItCannotApply() async throws {
+        let recorder = JWKSUnsafeKeyTests.Recorder()
+        let logger = Logger(label: "wsgate-reload") { _ in JWKSUnsafeKeyTests.RecordingHandler(recorder: recorder) }
+        let config = try GatewayHarness.configuration(routes: [])
+        let gateway = try await Gateway.start(configuration: config, group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+        #expect(await gateway.reload(config) == nil)
+        var changed = config
+        changed.auth.tokenCacheSize = 10
+        #expect(await gateway.reload(changed) == nil)
+        let warnings = recorder.all.filter { $0.hasPrefix("warning reload:") }
+        #expect(warnings == ["warning reload: these settings changed but apply only at the next start; the running values stay settings=auth.token_cache_size"])
+        try await gateway.shutdown(drainTimeout: .seconds(1))
     }
 }
