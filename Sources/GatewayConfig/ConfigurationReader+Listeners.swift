@@ -56,7 +56,7 @@ extension ConfigurationReader {
     /// token) and/or `require_scopes` (a JWT the gateway's own keys verify); an address that is not
     /// loopback needs one of them, since the admin API can revoke sessions and reload the config.
     func admin(_ located: ConfigNode?) -> AdminConfiguration? {
-        let allowed = ["address", "recent_rejections", "token_file", "token_env", "require_scopes", "public_metrics"]
+        let allowed = ["address", "recent_rejections", "token_file", "token_env", "require_scopes", "public_metrics", "allowed_origins"]
         guard let located, let entry = mapping(located, allowed: allowed) else { return nil }
         guard let node = entry["address"] else {
             report(path: entry.path("address"), line: located.line, "is required (host:port, e.g. 127.0.0.1:9090)")
@@ -65,6 +65,15 @@ extension ConfigurationReader {
         let recent = entry["recent_rejections"].flatMap { integer($0, in: 1...1_000_000) }
         guard let endpoint = endpoint(node) else { return nil }
         var admin = AdminConfiguration(endpoint: endpoint, recentRejections: recent ?? 1000)
+        // Origins the dashboard is served from through a proxy that rewrites Host: their
+        // state-changing requests pass the same-origin check too. Exact origins only, no "*".
+        if let node = entry["allowed_origins"], let origins = strings(node) {
+            if origins.isEmpty { report(node, "is empty; leave allowed_origins out to allow same-origin requests only") }
+            for (origin, originNode) in origins where !Self.isOrigin(origin) {
+                report(originNode, "\"\(origin)\" is not an origin (scheme://host[:port], no path, RFC 6454 §6.2; \"*\" is not allowed here)")
+            }
+            admin.allowedOrigins = origins.map { $0.0.lowercased() }
+        }
         if entry["token_file"] != nil, entry["token_env"] != nil {
             report(path: entry.path("token_env"), line: entry["token_env"]?.line, "give token_file or token_env, not both")
         }

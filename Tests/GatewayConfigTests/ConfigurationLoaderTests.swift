@@ -234,7 +234,7 @@ struct ConfigurationLoaderTests {
               - address: 0.0.0.0:8080
               - address: "[::]:8443"
                 tls: {certificate_file: certs/tls.crt, private_key_file: certs/tls.key}
-            admin: {address: "127.0.0.1:9090", recent_rejections: 50}
+            admin: {address: "127.0.0.1:9090", recent_rejections: 50, allowed_origins: ["https://Admin.Example.com", "http://127.0.0.1:8000"]}
             routes:
               - path: /ws
                 upstream: ws://127.0.0.1:9001/
@@ -245,6 +245,7 @@ struct ConfigurationLoaderTests {
         #expect(config.listeners.map(\.endpoint.description) == ["0.0.0.0:8080", "[::]:8443"])
         #expect(config.listeners[1].tls == TLSFiles(certificateFile: fixture.directory + "/certs/tls.crt", privateKeyFile: fixture.directory + "/certs/tls.key"))
         #expect(config.admin?.recentRejections == 50)
+        #expect(config.admin?.allowedOrigins == ["https://admin.example.com", "http://127.0.0.1:8000"])
         #expect(config.trustedProxies.count == 2)
         #expect(config.summary == "1 route, 0 keys, listeners 0.0.0.0:8080, [::]:8443 (tls), admin 127.0.0.1:9090")
     }

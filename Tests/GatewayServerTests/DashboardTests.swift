@@ -297,6 +297,31 @@ import Testing
         }
     }
 
+    /// Behind a proxy that rewrites `Host` (the browser's Origin is the proxy's address, Host is
+    /// the admin listener's), `admin.allowed_origins` names the dashboard's origin: exactly that
+    /// origin (any case) passes, near misses are still refused.
+    @Test func anAllowedOriginPassesBehindAHostRewritingProxy() async throws {
+        try await GatewayHarness.withEchoBackend { backendPort in
+            var config = try Self.config(backendPort: backendPort, adminToken: nil)
+            config.admin?.allowedOrigins = ["https://admin.example.com"]
+            try await GatewayHarness.withGateway(config) { gateway, _ in
+                let admin = "127.0.0.1:\(gateway.adminAddress!.port!)"
+                for (origin, expected) in [("https://admin.example.com", 200), ("HTTPS://Admin.Example.com", 200),
+                                           ("https://admin.example.com:8443", 403), ("http://admin.example.com", 403),
+                                           ("https://admin.example.com.evil.example", 403), ("http://evil.example", 403)] {
+                    var request = HTTPClientRequest(url: "http://\(admin)/sessions/revoke")
+                    request.method = .POST
+                    request.headers.add(name: "Origin", value: origin)
+                    request.body = .bytes(ByteBuffer(string: #"{"sub":"nobody","reason":"proxied"}"#))
+                    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+                    let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                    #expect(Int(response.status.code) == expected, "\(origin): \(text)")
+                }
+                #expect(gateway.revocations.count == 2)
+            }
+        }
+    }
+
     /// The EmbedDashboard build plugin's escaping keeps every byte of dashboard/ (quotes,
     /// backslashes and `${…}` in app.js, non-ASCII text).
     @Test func embeddedAssetsMatchTheDashboardSources() throws {

@@ -174,6 +174,9 @@ public struct AdminConfiguration: Sendable {
     public var requiredScopes: [String]?
     /// `/metrics` answers without authentication (`admin.public_metrics`).
     public var publicMetrics: Bool
+    /// Origins (lower-cased) whose state-changing requests are accepted besides same-origin ones
+    /// (`admin.allowed_origins`): the dashboard's address behind a proxy that rewrites `Host`.
+    public var allowedOrigins: [String] = []
 
     /// Creates an admin configuration.
     public init(

@@ -88,7 +88,8 @@ final class AdminHandler: ChannelInboundHandler {
 
     private func respond(to head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
         let (path, query) = HandshakePlanner.split(uri: head.uri)
-        if head.method != .GET, head.method != .HEAD, !AdminHandler.isSameOrigin(head.headers) {
+        if head.method != .GET, head.method != .HEAD,
+           !AdminHandler.isSameOrigin(head.headers, allowed: gateway.configuration.admin?.allowedOrigins ?? []) {
             // A web page elsewhere could otherwise make the operator's browser POST a revoke to a
             // loopback admin listener without authentication (a "simple" cross-origin request
             // needs no preflight); browsers always send Origin on such requests (RFC 6454 §7).
@@ -267,11 +268,14 @@ final class AdminHandler: ChannelInboundHandler {
 
     /// Whether a state-changing request comes from no page, or from a page of this listener: no
     /// `Origin` (curl, `wsgate revoke`), or one whose host and port equal `Host` (the dashboard).
-    static func isSameOrigin(_ headers: HTTPHeaders) -> Bool {
+    /// `allowed`: origins configured as `admin.allowed_origins` (lower-cased), accepted as they are.
+    static func isSameOrigin(_ headers: HTTPHeaders, allowed: [String] = []) -> Bool {
         let origins = headers["origin"]
         guard !origins.isEmpty else { return true }
-        guard origins.count == 1, let host = headers["host"].first, headers["host"].count == 1 else { return false }
+        guard origins.count == 1 else { return false }
         let origin = origins[0].lowercased()
+        if allowed.contains(origin) { return true }
+        guard let host = headers["host"].first, headers["host"].count == 1 else { return false }
         return origin == "http://" + host.lowercased() || origin == "https://" + host.lowercased()
     }
 
