@@ -171,7 +171,7 @@ import Testing
                     "max_connections_per_subject":3}
                     """
                 let auth = #"{"issuers":[],"audiences":[],"leeway_seconds":0,"max_token_bytes":8192,"token_sources":["header","query:access_token","cookie:wsgate_token","subprotocol"],"try_all_keys":false,"token_cache_size":1024}"#
-                let admin = #"{"authentication":true,"public_metrics":false,"recent_rejections":1000}"#
+                let admin = #"{"authentication":true,"public_metrics":false,"recent_rejections":1000,"allowed_origins":[]}"#
                 #expect(answer.body == """
                     {"instance":"\(gateway.instanceName)","started_at":\(Gateway.seconds(gateway.runtime.startedAt)),"routes":\(routes),\
                     "limits":\(limits),"auth":\(auth),"admin":\(admin),"revocation_default_ttl_seconds":86400,"cluster":false}
@@ -318,6 +318,8 @@ import Testing
                     #expect(Int(response.status.code) == expected, "\(origin): \(text)")
                 }
                 #expect(gateway.revocations.count == 2)
+                let shown = try await Self.call(gateway, .GET, "/api/config", body: nil, token: nil)
+                #expect(shown.body.contains(#""admin":{"authentication":false,"public_metrics":false,"recent_rejections":1000,"allowed_origins":["https://admin.example.com"]}"#), "\(shown.body)")
             }
         }
     }

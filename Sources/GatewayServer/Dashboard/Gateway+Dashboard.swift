@@ -102,6 +102,7 @@ extension Gateway {
         admin.add("authentication", raw: configuration.admin?.requiresAuthentication == true ? "true" : "false")
         admin.add("public_metrics", raw: configuration.admin?.publicMetrics == true ? "true" : "false")
         admin.add("recent_rejections", configuration.admin.map { Int64($0.recentRejections) })
+        admin.add("allowed_origins", raw: Gateway.strings(configuration.admin?.allowedOrigins ?? []))
         var out = JSONObjectWriter()
         out.add("instance", instanceName)
         out.add("started_at", raw: Gateway.seconds(runtime.startedAt))
