@@ -1,4 +1,5 @@
 import COpenSSL
+import GatewayText
 
 /// The first 12 hex digits of the token's SHA-256, for correlating log lines without the token.
 /// 48 bits: enough to tell one token's rejections from another's, useless for recovering it.
@@ -9,15 +10,7 @@ public func tokenFingerprint(_ token: String) -> String {
 /// The token's whole SHA-256 in lowercase hex: what a revocation of one session remembers of its
 /// token (the token itself is never stored).
 public func tokenDigest(_ token: String) -> String {
-    let digest = sha256(Array(token.utf8))
-    let hex = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    out.reserveCapacity(64)
-    for byte in digest {
-        out.append(hex[Int(byte >> 4)])
-        out.append(hex[Int(byte & 15)])
-    }
-    return String(decoding: out, as: UTF8.self)
+    HexText.lowercase(sha256(Array(token.utf8)))
 }
 
 /// Whether two secrets are equal, in time that depends on neither's content nor on the length of

@@ -71,6 +71,7 @@ struct SignerRoundTripTests {
         #expect(tokenFingerprint(token).allSatisfy { "0123456789abcdef".contains($0) })
         // SHA-256("abc") = ba7816bf8f01cfea…
         #expect(tokenFingerprint("abc") == "ba7816bf8f01")
+        #expect(tokenDigest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(secureRandomBytes(32).count == 32)
         #expect(secureRandomBytes(32) != secureRandomBytes(32))
     }

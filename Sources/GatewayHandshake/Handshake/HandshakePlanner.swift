@@ -1,4 +1,5 @@
 import GatewayAuth
+import GatewayText
 import NIOCore
 import NIOHTTP1
 
@@ -409,18 +410,7 @@ package struct HandshakePlanner {
             var generator = SystemRandomNumberGenerator()
             bytes = (generator.next(), generator.next())
         }
-        @inline(__always) func hexDigit(_ nibble: UInt8) -> UInt8 {
-            nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
-        }
-        return withUnsafeBytes(of: &bytes) { raw in
-            String(unsafeUninitializedCapacity: 32) { out in
-                for (index, byte) in raw.enumerated() {
-                    out[2 * index] = hexDigit(byte >> 4)
-                    out[2 * index + 1] = hexDigit(byte & 0xF)
-                }
-                return 32
-            }
-        }
+        return withUnsafeBytes(of: &bytes) { HexText.lowercase($0) }
     }
 
     /// Header values may not carry CR, LF, NUL or other controls (no header injection via claims).

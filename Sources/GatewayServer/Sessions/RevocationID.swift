@@ -1,11 +1,11 @@
 import GatewayAuth
+import GatewayText
 
 /// Revocation ids: 32 lowercase hex digits from OpenSSL's DRBG.
 enum RevocationID {
     /// A fresh id.
     static func make() -> String {
-        let hex = Array("0123456789abcdef".utf8)
-        return String(decoding: secureRandomBytes(16).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 15)]] }, as: UTF8.self)
+        HexText.lowercase(secureRandomBytes(16))
     }
 
     /// Whether `text` has the form of an id.

@@ -1,4 +1,5 @@
 import GatewayAuth
+import GatewayText
 
 /// What the operator sees of one live (relayed) session, and what revocations are matched
 /// against. A value: the registry hands out copies, so readers on other threads never touch the
@@ -148,20 +149,8 @@ private enum PackedHex: Sendable, Equatable {
     var text: String {
         switch self {
         case .text(let text): return text
-        case .two(let a, let b): return PackedHex.spell([a, b])
-        case .four(let a, let b, let c, let d): return PackedHex.spell([a, b, c, d])
-        }
-    }
-
-    private static func spell(_ words: [UInt64]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(unsafeUninitializedCapacity: words.count * 16) { out in
-            for (index, word) in words.enumerated() {
-                for nibble in 0..<16 {
-                    out[index * 16 + nibble] = digits[Int(word >> UInt64(60 - nibble * 4) & 15)]
-                }
-            }
-            return words.count * 16
+        case .two(let a, let b): return HexText.lowercase(words: a, b)
+        case .four(let a, let b, let c, let d): return HexText.lowercase(words: a, b, c, d)
         }
     }
 }
