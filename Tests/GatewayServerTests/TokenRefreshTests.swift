@@ -118,4 +118,33 @@ extension TokenRefreshTests {
         #expect(refused == .refused("signature_invalid"))
         #expect(cache.count == 1)
     }
+
+    /// The same through a running gateway: the session hands its loop's cache to the refresh, so
+    /// after `wsgate.refreshed` the renewed token is in that cache under the current rules (the
+    /// unit test above would still pass if the session never passed the cache).
+    @Test func aRunningSessionStoresTheRenewedTokenInItsLoopsCache() async throws {
+        try await GatewayHarness.withEchoBackend { backendPort in
+            let route = RouteConfiguration(
+                pattern: .exact("/live"), upstreams: [UpstreamTarget(endpoint: SocketEndpoint(host: "127.0.0.1", port: backendPort), path: "/backend")],
+                tokenRefresh: TokenRefreshSettings()
+            )
+            try await GatewayHarness.withGateway(try GatewayHarness.configuration(routes: [route])) { gateway, port in
+                let first = try GatewayHarness.token()
+                let renewed = try GatewayHarness.token(["jti": "renewed-on-the-socket"])
+                let (client, _, _) = try await RelayTests.open(port: port, path: "/live", headers: [("Authorization", "Bearer \(first)")])
+                try await client.send(text: String(decoding: Self.message(renewed), as: UTF8.self))
+                let exp = try #require(try gateway.runtime.snapshot.verifier.verify(renewed, now: Date().timeIntervalSince1970).expiresAt)
+                #expect(await client.nextText() == TokenRefresh.refreshedMessage(expiresAt: exp))
+                let session = try #require(gateway.runtime.registry.all.first)
+                let runtime = gateway.runtime
+                let cached = try await session.eventLoop.submit {
+                    runtime.tokenCaches[ObjectIdentifier(session.eventLoop)]?.value
+                        .token(digest: tokenDigest(renewed), owner: runtime.snapshot.handshake, now: runtime.now)?.tokenID
+                }.get()
+                #expect(cached == "renewed-on-the-socket")
+                await client.abort()
+                #expect(await GatewayHarness.settle(gateway))
+            }
+        }
+    }
 }
