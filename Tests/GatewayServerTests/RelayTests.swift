@@ -416,17 +416,7 @@ import Logging
 /// receives as `backend saw pong: <payload>`.
 enum PongReportingBackend {
     static func start() async throws -> Channel {
-        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                let upgrader = NIOWebSocketServerUpgrader(
-                    shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
-                    upgradePipelineHandler: { channel, _ in
-                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler()) }
-                    }
-                )
-                return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
+        try await startWebSocketBackend { Handler() }
     }
 
     final class Handler: ChannelInboundHandler {
@@ -449,6 +439,25 @@ enum PongReportingBackend {
 import NIOHTTP1
 import NIOConcurrencyHelpers
 
+/// A WebSocket backend on loopback (NIO's server upgrader, any path, any headers): each upgraded
+/// connection gets a fresh `handler()`; `accepted` sees every accepted connection first.
+func startWebSocketBackend(
+    accepted: @escaping @Sendable (Channel) -> Void = { _ in }, handler: @escaping @Sendable () -> ChannelHandler
+) async throws -> Channel {
+    try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        .childChannelInitializer { channel in
+            accepted(channel)
+            let upgrader = NIOWebSocketServerUpgrader(
+                shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
+                upgradePipelineHandler: { channel, _ in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler()) }
+                }
+            )
+            return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
+        }
+        .bind(host: "127.0.0.1", port: 0).get()
+}
+
 /// A backend that records every frame it receives (opcode and unmasked payload), answers a close
 /// with a close and then closes; `frames` yields the recording once its connection has ended.
 final class FrameRecordingBackend: Sendable {
@@ -462,18 +471,10 @@ final class FrameRecordingBackend: Sendable {
         ended = stream
         endedContinuation = continuation
         let recorded = self.recorded
-        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                channel.closeFuture.whenComplete { _ in continuation.yield() }
-                let upgrader = NIOWebSocketServerUpgrader(
-                    shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders()) },
-                    upgradePipelineHandler: { channel, _ in
-                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Recorder(recorded: recorded)) }
-                    }
-                )
-                return channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
+        channel = try await startWebSocketBackend(
+            accepted: { $0.closeFuture.whenComplete { _ in continuation.yield() } },
+            handler: { Recorder(recorded: recorded) }
+        )
     }
 
     /// The frames received, after the backend's connection has closed.
@@ -526,7 +527,9 @@ extension RelayTests {
             // Wait (bounded) until the gateway has read the partial frame: mid-frame toward the backend.
             let deadline = ContinuousClock.now + .seconds(10)
             while try await session.eventLoop.submit({ session.clientRelay.tracker.isAtFrameBoundary }).get(), ContinuousClock.now < deadline {
-                await Task.yield()
+                // A short pause, not Task.yield(): spinning would hold a cooperative thread that
+                // other tests running in parallel need.
+                try await Task.sleep(for: .milliseconds(5))
             }
             session.revoke(reason: "gone")
             #expect(await client.next() == .frame(opcode: .connectionClose, fin: true, data: [0x0F, 0xA3] + Array("gone".utf8)))
