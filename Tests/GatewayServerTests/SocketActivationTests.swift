@@ -92,10 +92,14 @@ import Testing
         try await GatewayHarness.withEchoBackend { backendPort in
             var config = try RelayTests.chatConfig(backendPort: backendPort)
             config.listeners = [Self.listener("127.0.0.1", 0, name: "public")]
+            // The gateway accepts the queued connection (and starts its handshake timer) as soon
+            // as it starts, while this test writes the request only when its task runs again: on
+            // a busy cooperative pool that once took over 5 s and the answer was 408, not 101.
+            config.limits.handshakeTimeout = .seconds(30)
             // Connected while no gateway runs yet: the kernel completes the TCP handshake and
             // queues the connection in the socket's backlog.
             let early = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            var timeout = timeval(tv_sec: 30, tv_usec: 0)
             setsockopt(early, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             var target = address
             target.sin_port = in_port_t(UInt16(port).bigEndian)
